@@ -1,0 +1,137 @@
+r"""Nothing-up-my-sleeve generators from RFC 9380 hash_to_curve.
+
+All generators are ``hash_to_curve(msg, GENS_DST)`` on BLS12-381 G1 (suite
+``BLS12381G1_XMD:SHA-256_SSWU_RO_``, RFC 9380 §8.8.1) under the versioned tag
+:data:`circuits.constants.GENS_DST`:
+
+=================  ==============================
+generator          message
+=================  ==============================
+``B``              ``b"B"``
+``B_blinding``     ``b"B_blinding"``
+``G_vec[i]``       ``b"G" || LE32(i)``
+``H_vec[i]``       ``b"H" || LE32(i)``
+=================  ==============================
+
+Nobody knows a discrete-log relation between any two of them. A proof over
+``n*m`` bits uses the prefixes ``G_vec[0:n*m]`` and ``H_vec[0:n*m]`` (a flat
+layout: party ``j`` uses indices ``j*n .. j*n+n-1``), so proofs of any ``n`` and
+``m`` share generators, which lets batch verification merge their terms.
+
+:func:`generator_set_id` (bound into every transcript) is
+``SHA-256(b"zk-solvency generators" || LE32(len(DST)) || DST || LE32(version) || LE64(capacity))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+from circuits.backends import GroupBackend, get_backend
+from circuits.backends.base import RawPoint
+from circuits.constants import GENS_CAPACITY, GENS_DST
+from circuits.errors import ParameterError
+from circuits.group import Point, msm_raw
+
+__all__ = ["GENS_VERSION", "BulletproofGens", "PedersenGens", "generator_set_id"]
+
+#: Version of the generator derivation (part of the generator-set id).
+GENS_VERSION: Final[int] = 1
+
+
+@cache
+def generator_set_id() -> bytes:
+    """Return the 32-byte identifier of the generator set (DST, version, capacity)."""
+    return hashlib.sha256(
+        b"zk-solvency generators"
+        + struct.pack("<I", len(GENS_DST))
+        + GENS_DST
+        + struct.pack("<I", GENS_VERSION)
+        + struct.pack("<Q", GENS_CAPACITY)
+    ).digest()
+
+
+@dataclass(frozen=True, eq=False)
+class PedersenGens:
+    r"""The Pedersen commitment bases: ``Com(v, v_blinding) = v*B + v_blinding*B_blinding``."""
+
+    B: Point
+    B_blinding: Point
+
+    @staticmethod
+    def default(backend: GroupBackend | None = None) -> PedersenGens:
+        """Return the memoized protocol generators for ``backend``."""
+        return _pedersen(backend or get_backend())
+
+    def commit(self, v: int, v_blinding: int) -> Point:
+        """Return ``v*B + v_blinding*B_blinding`` (see ``notes/10-pedersen.md``)."""
+        be = self.B.backend
+        return Point(msm_raw(be, [self.B.raw, self.B_blinding.raw], [v, v_blinding]), be)
+
+
+@cache
+def _pedersen(backend: GroupBackend) -> PedersenGens:
+    return PedersenGens(
+        B=Point.hash_to_curve(b"B", GENS_DST, backend),
+        B_blinding=Point.hash_to_curve(b"B_blinding", GENS_DST, backend),
+    )
+
+
+class BulletproofGens:
+    """The vectors ``G_vec`` and ``H_vec`` of capacity :data:`GENS_CAPACITY`, derived lazily.
+
+    Use :meth:`default` to get the memoized instance of a backend; points are
+    derived on first use and kept, so a verifier only pays for what it uses.
+    """
+
+    def __init__(self, backend: GroupBackend) -> None:
+        """Create an empty (lazy) generator set for ``backend``."""
+        self.backend = backend
+        self.capacity = GENS_CAPACITY
+        self._G: list[RawPoint] = []
+        self._H: list[RawPoint] = []
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def default(backend: GroupBackend | None = None) -> BulletproofGens:
+        """Return the memoized generator set for ``backend``."""
+        return _bulletproof(backend or get_backend())
+
+    def _ensure(self, k: int) -> None:
+        if k > self.capacity:
+            raise ParameterError(f"need {k} generators, capacity is {self.capacity}")
+        if len(self._G) >= k:
+            return
+        with self._lock:
+            h2c = self.backend.hash_to_curve
+            for i in range(len(self._G), k):
+                idx = struct.pack("<I", i)
+                self._G.append(h2c(b"G" + idx, GENS_DST))
+                self._H.append(h2c(b"H" + idx, GENS_DST))
+
+    def G_raw(self, k: int) -> list[RawPoint]:
+        """Return the first ``k`` G generators as raw backend points."""
+        self._ensure(k)
+        return self._G[:k]
+
+    def H_raw(self, k: int) -> list[RawPoint]:
+        """Return the first ``k`` H generators as raw backend points."""
+        self._ensure(k)
+        return self._H[:k]
+
+    def G(self, k: int) -> list[Point]:
+        """Return the first ``k`` G generators."""
+        return [Point(p, self.backend) for p in self.G_raw(k)]
+
+    def H(self, k: int) -> list[Point]:
+        """Return the first ``k`` H generators."""
+        return [Point(p, self.backend) for p in self.H_raw(k)]
+
+
+@cache
+def _bulletproof(backend: GroupBackend) -> BulletproofGens:
+    return BulletproofGens(backend)

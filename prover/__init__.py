@@ -1,0 +1,6 @@
+"""The prover: holds the secrets and produces proofs. Imports only :mod:`circuits`."""
+
+from circuits.relations import Opening
+from prover.range_proof import create_range_proof, prove_range
+
+__all__ = ["Opening", "create_range_proof", "prove_range"]
