@@ -65,20 +65,22 @@ class PedersenGens:
     @staticmethod
     def default(backend: GroupBackend | None = None) -> PedersenGens:
         """Return the memoized protocol generators for ``backend``."""
-        return _pedersen(backend or get_backend())
+        be = backend or get_backend()
+        gens = _PEDERSEN.get(be.name)
+        if gens is None:
+            gens = _PEDERSEN.setdefault(
+                be.name,
+                PedersenGens(
+                    B=Point.hash_to_curve(b"B", GENS_DST, be),
+                    B_blinding=Point.hash_to_curve(b"B_blinding", GENS_DST, be),
+                ),
+            )
+        return gens
 
     def commit(self, v: int, v_blinding: int) -> Point:
         """Return ``v*B + v_blinding*B_blinding`` (see ``notes/10-pedersen.md``)."""
         be = self.B.backend
         return Point(msm_raw(be, [self.B.raw, self.B_blinding.raw], [v, v_blinding]), be)
-
-
-@cache
-def _pedersen(backend: GroupBackend) -> PedersenGens:
-    return PedersenGens(
-        B=Point.hash_to_curve(b"B", GENS_DST, backend),
-        B_blinding=Point.hash_to_curve(b"B_blinding", GENS_DST, backend),
-    )
 
 
 class BulletproofGens:
@@ -99,7 +101,11 @@ class BulletproofGens:
     @staticmethod
     def default(backend: GroupBackend | None = None) -> BulletproofGens:
         """Return the memoized generator set for ``backend``."""
-        return _bulletproof(backend or get_backend())
+        be = backend or get_backend()
+        gens = _BULLETPROOF.get(be.name)
+        if gens is None:
+            gens = _BULLETPROOF.setdefault(be.name, BulletproofGens(be))
+        return gens
 
     def _ensure(self, k: int) -> None:
         if k > self.capacity:
@@ -132,6 +138,6 @@ class BulletproofGens:
         return [Point(p, self.backend) for p in self.H_raw(k)]
 
 
-@cache
-def _bulletproof(backend: GroupBackend) -> BulletproofGens:
-    return BulletproofGens(backend)
+# Memoized per backend name (backends are themselves singletons, see circuits.backends).
+_PEDERSEN: dict[str, PedersenGens] = {}
+_BULLETPROOF: dict[str, BulletproofGens] = {}

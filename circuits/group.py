@@ -232,7 +232,7 @@ def _pool() -> ThreadPoolExecutor:
 def msm_raw(
     backend: GroupBackend, points: Sequence[RawPoint], scalars: Sequence[int], *, threads: int = 2
 ) -> RawPoint:
-    """Return ``sum(k_i * P_i)`` over raw backend points.
+    """Return ``sum(k_i * P_i)`` over raw backend points; scalars must already be in ``[0, r)``.
 
     On a GIL-releasing backend, an MSM of at least :data:`PARALLEL_MSM_THRESHOLD`
     points is split in two halves computed on two threads.
@@ -257,4 +257,4 @@ def msm(scalars: Sequence[int], points: Sequence[Point], *, threads: int = 2) ->
     for p in points:
         if p.backend is not be:
             raise ParameterError("points from different backends cannot be combined")
-    return Point(msm_raw(be, raws, scalars, threads=threads), be)
+    return Point(msm_raw(be, raws, [k % GROUP_ORDER for k in scalars], threads=threads), be)

@@ -65,25 +65,36 @@ def delta(n: int, m: int, y: int, z: int) -> int:
 def challenge_products(u: Sequence[int], u_inv: Sequence[int]) -> list[int]:
     r"""Return ``s_i = prod_k u_k^{b(i,k)}`` for ``i < 2^k`` (``notes/20-inner-product.md``).
 
-    ``b(i,k) = +1`` when bit ``lg(N)-1-k`` of ``i`` is set, else ``-1``.
+    ``b(i,k) = +1`` when bit ``lg(N)-1-k`` of ``i`` is set, else ``-1``. Built by
+    doubling: ``s[2^t + i] = s[i] * u_{lg(N)-1-t}^2`` for ``i < 2^t``.
     """
     lg_n = len(u)
     s0 = 1
     for ui in u_inv:
         s0 = s0 * ui % _r
     s = [s0]
-    u_sq = [x * x % _r for x in u]
-    for i in range(1, 1 << lg_n):
-        lg_i = i.bit_length() - 1
-        s.append(s[i - (1 << lg_i)] * u_sq[lg_n - 1 - lg_i] % _r)
+    for t in range(lg_n):
+        u_sq = u[lg_n - 1 - t] ** 2 % _r
+        s += [x * u_sq % _r for x in s]
     return s
+
+
+def _powers(base: int, start: int, count: int) -> list[int]:
+    """Return ``[start * base^i mod r for i < count]`` by doubling (count a power of two)."""
+    out = [start % _r]
+    step = base % _r
+    while len(out) < count:
+        out += [x * step % _r for x in out]
+        step = step * step % _r
+    return out[:count]
 
 
 @dataclass
 class ProofTerms:
     """One proof's weighted contribution to a (batch) mega-check.
 
-    ``g`` and ``h`` are the coefficients of ``G_vec[0:nm]`` and ``H_vec[0:nm]``;
+    ``g`` and ``h`` are the coefficients of ``G_vec[0:nm]`` and ``H_vec[0:nm]``,
+    not yet reduced mod r (:func:`check_terms` reduces after merging);
     ``points``/``scalars`` hold the proof- and statement-specific terms.
     """
 
@@ -133,18 +144,15 @@ def proof_terms(statement: RangeStatement, proof: RangeProof, weight: int = 1) -
 
     rho_z = rho * z % _r
     rho_a = rho * a % _r
-    g = [(-rho_z - rho_a * si) % _r for si in s]
-    h = [0] * nm
-    yr = rho  # rho * y^-i
+    # g and h stay unreduced here: check_terms reduces once after merging a batch.
+    g = [-rho_z - rho_a * si for si in s]
+    # h_i = rho*z + rho*y^-i * (z^{2+j} 2^{i mod n} - b * s_{nm-1-i}),  j = i // n
     zz = z * z % _r
-    zj = zz
-    i = 0
-    for _j in range(m):
-        for k in range(n):
-            h[i] = (rho_z + yr * (((zj << k) - b * s[nm - 1 - i]) % _r)) % _r
-            yr = yr * y_inv % _r
-            i += 1
-        zj = zj * z % _r
+    z_two = [zj << k for zj in _powers(z, zz, m) for k in range(n)]
+    h = [
+        rho_z + yr * (zt - b * s_rev)
+        for yr, zt, s_rev in zip(_powers(y_inv, rho, nm), z_two, reversed(s), strict=True)
+    ]
 
     rc = rho * c % _r
     points: list[RawPoint] = [proof.A.raw, proof.S.raw, proof.T_1.raw, proof.T_2.raw]

@@ -130,4 +130,4 @@ class ReferenceBackend:
 
     def hash_to_curve(self, msg: bytes, dst: bytes) -> RawPoint:
         """RFC 9380 hash_to_curve (BLS12381G1_XMD:SHA-256_SSWU_RO_)."""
-        return hash_to_G1(msg, dst, hashlib.sha256)
+        return hash_to_G1(msg, dst, hashlib.sha256)  # type: ignore[arg-type]

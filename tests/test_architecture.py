@@ -1,0 +1,138 @@
+"""The architecture rules of STYLE.md G1/G13, checked mechanically.
+
+* Dependencies flow one way: ``cli -> {prover, verifier} -> circuits``; loading a
+  package never loads the layers above it or its sibling (subprocess, fresh interpreter).
+* The import-linter contracts in ``pyproject.toml`` hold.
+* Library code neither prints nor uses the ``random`` module.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY_PACKAGES = ("circuits", "prover", "verifier")
+
+# Imports `target` and every module below it, then prints the top-level packages of
+# this project that ended up loaded.
+_LOADED_SCRIPT = """
+import importlib, pkgutil, sys
+target = sys.argv[1]
+package = importlib.import_module(target)
+for info in pkgutil.walk_packages(package.__path__, target + "."):
+    importlib.import_module(info.name)
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & {"circuits", "prover", "verifier", "cli"})))
+"""
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_importing_verifier_does_not_load_prover():
+    """The check quoted in STYLE.md G1, verbatim."""
+    code = "import verifier, sys; assert not any(m.split('.')[0]=='prover' for m in sys.modules)"
+    result = _run([sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr
+
+
+def test_importing_circuits_loads_no_higher_layer():
+    code = (
+        "import circuits, sys; "
+        "assert not any(m.split('.')[0] in ('prover', 'verifier', 'cli') for m in sys.modules)"
+    )
+    result = _run([sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("package", "allowed"),
+    [
+        ("circuits", {"circuits"}),
+        ("verifier", {"circuits", "verifier"}),
+        ("prover", {"circuits", "prover"}),
+    ],
+)
+def test_every_module_of_a_package_loads_only_its_layer_and_below(package, allowed):
+    result = _run([sys.executable, "-c", _LOADED_SCRIPT, package])
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert package in loaded
+    assert loaded <= allowed, f"importing all of {package} loaded {sorted(loaded - allowed)}"
+
+
+def _lint_imports() -> str:
+    beside = Path(sys.executable).with_name("lint-imports")
+    found = str(beside) if beside.exists() else shutil.which("lint-imports")
+    if found is None:
+        pytest.fail("lint-imports not found (pip install -e '.[test]' installs import-linter)")
+    return found
+
+
+def test_import_linter_contracts_hold():
+    result = subprocess.run(
+        [_lint_imports(), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _library_modules() -> list[Path]:
+    return sorted(path for package in LIBRARY_PACKAGES for path in (ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", LIBRARY_PACKAGES)
+def test_library_package_exists(package):
+    assert any((ROOT / package).rglob("*.py")), f"{package}/ has no Python modules"
+
+
+def _violations(path: Path, root: Path = ROOT) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        where = f"{path.relative_to(root)}:{getattr(node, 'lineno', '?')}"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("print", "pprint")
+        ):
+            found.append(f"{where}: {node.func.id}() in library code (use the CLI or logging)")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "random" or alias.name.startswith(("random.", "numpy.random")):
+                    found.append(f"{where}: import {alias.name} (use secrets)")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            names = {alias.name for alias in node.names}
+            if node.module.split(".")[0] == "random" or node.module.startswith("numpy.random"):
+                found.append(f"{where}: from {node.module} import ... (use secrets)")
+            elif node.module in ("numpy", "builtins") and names & {"random", "print"}:
+                found.append(f"{where}: from {node.module} import {sorted(names)} (forbidden name)")
+    return found
+
+
+def test_library_code_neither_prints_nor_uses_random():
+    modules = _library_modules()
+    assert modules
+    violations = [v for path in modules for v in _violations(path)]
+    assert not violations, "\n".join(violations)
+
+
+def test_the_scan_catches_what_it_should(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import random\nimport numpy.random\nfrom random import randrange\n"
+        "from numpy import random as r\nprint('x')\nlogger.info('fine')\n",
+        encoding="utf-8",
+    )
+    assert len(_violations(bad, root=tmp_path)) == 5
