@@ -108,8 +108,8 @@ class BulletproofGens:
         return gens
 
     def _ensure(self, k: int) -> None:
-        if k > self.capacity:
-            raise ParameterError(f"need {k} generators, capacity is {self.capacity}")
+        if not 0 <= k <= self.capacity:
+            raise ParameterError(f"need {k} generators; allowed is 0 .. {self.capacity}")
         if len(self._G) >= k:
             return
         with self._lock:

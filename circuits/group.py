@@ -204,7 +204,13 @@ def random_scalar() -> int:
 
 
 def inner_product(a: Sequence[int], b: Sequence[int]) -> int:
-    """Return ``<a, b> mod r``."""
+    """Return ``<a, b> mod r``.
+
+    Raises:
+        ParameterError: if the lengths differ.
+    """
+    if len(a) != len(b):
+        raise ParameterError("inner product of vectors of different lengths")
     return sum(x * y for x, y in zip(a, b, strict=True)) % GROUP_ORDER
 
 

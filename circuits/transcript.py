@@ -105,7 +105,13 @@ class Transcript:
         self.append_point(label, point)
 
     def challenge_bytes(self, label: bytes, length: int) -> bytes:
-        """Squeeze ``length`` bytes bound to everything absorbed so far."""
+        """Squeeze ``length`` bytes bound to everything absorbed so far.
+
+        Raises:
+            ParameterError: unless ``0 <= length < 2^32``.
+        """
+        if not 0 <= length <= _MAX_FRAME:
+            raise ParameterError("challenge length must be in [0, 2^32)")
         self._frame(_OP_CHALLENGE, label, _le32(length))
         out = self._state.copy().digest(length)
         if self._debug:

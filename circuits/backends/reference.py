@@ -130,4 +130,6 @@ class ReferenceBackend:
 
     def hash_to_curve(self, msg: bytes, dst: bytes) -> RawPoint:
         """RFC 9380 hash_to_curve (BLS12381G1_XMD:SHA-256_SSWU_RO_)."""
+        if len(dst) > 255:  # RFC 9380 §5.3.3: hash an oversize DST first
+            dst = hashlib.sha256(b"H2C-OVERSIZE-DST-" + dst).digest()
         return hash_to_G1(msg, dst, hashlib.sha256)  # type: ignore[arg-type]
