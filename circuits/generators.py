@@ -33,7 +33,7 @@ from typing import Final
 
 from circuits.backends import GroupBackend, get_backend
 from circuits.backends.base import RawPoint
-from circuits.constants import GENS_CAPACITY, GENS_DST
+from circuits.constants import GENS_CAPACITY, GENS_DST, GROUP_ORDER
 from circuits.errors import ParameterError
 from circuits.group import Point, msm_raw
 
@@ -80,7 +80,7 @@ class PedersenGens:
     def commit(self, v: int, v_blinding: int) -> Point:
         """Return ``v*B + v_blinding*B_blinding`` (see ``notes/10-pedersen.md``)."""
         be = self.B.backend
-        return Point(msm_raw(be, [self.B.raw, self.B_blinding.raw], [v, v_blinding]), be)
+        return Point(msm_raw(be, [self.B.raw, self.B_blinding.raw], [v % GROUP_ORDER, v_blinding % GROUP_ORDER]), be)
 
 
 class BulletproofGens:

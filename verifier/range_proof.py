@@ -136,39 +136,39 @@ def proof_terms(statement: RangeStatement, proof: RangeProof, weight: int = 1) -
     u = [challenge_u(t, L, R) for L, R in zip(ipp.L_vec, ipp.R_vec, strict=True)]
 
     c = _nonzero_random_scalar()
-    rho = weight % _r
+    weight %= _r
     a, b = ipp.a, ipp.b
     inv = batch_invert([*u, y])
     u_inv, y_inv = inv[:lg_nm], inv[lg_nm]
     s = challenge_products(u, u_inv)
 
-    rho_z = rho * z % _r
-    rho_a = rho * a % _r
+    weight_z = weight * z % _r
+    weight_a = weight * a % _r
     # g and h stay unreduced here: check_terms reduces once after merging a batch.
-    g = [-rho_z - rho_a * si for si in s]
-    # h_i = rho*z + rho*y^-i * (z^{2+j} 2^{i mod n} - b * s_{nm-1-i}),  j = i // n
+    g = [-weight_z - weight_a * si for si in s]
+    # h_i = weight*z + weight*y^-i * (z^{2+j} 2^{i mod n} - b * s_{nm-1-i}),  j = i // n
     zz = z * z % _r
     z_two = [zj << k for zj in _powers(z, zz, m) for k in range(n)]
     h = [
-        rho_z + yr * (zt - b * s_rev)
-        for yr, zt, s_rev in zip(_powers(y_inv, rho, nm), z_two, reversed(s), strict=True)
+        weight_z + yr * (zt - b * s_rev)
+        for yr, zt, s_rev in zip(_powers(y_inv, weight, nm), z_two, reversed(s), strict=True)
     ]
 
-    rc = rho * c % _r
+    rc = weight * c % _r
     points: list[RawPoint] = [proof.A.raw, proof.S.raw, proof.T_1.raw, proof.T_2.raw]
-    scalars = [rho, rho * x % _r, rc * x % _r, rc * x % _r * x % _r]
+    scalars = [weight, weight * x % _r, rc * x % _r, rc * x % _r * x % _r]
     for L, R, uk, uk_inv in zip(ipp.L_vec, ipp.R_vec, u, u_inv, strict=True):
         points.append(L.raw)
-        scalars.append(rho * uk % _r * uk % _r)
+        scalars.append(weight * uk % _r * uk % _r)
         points.append(R.raw)
-        scalars.append(rho * uk_inv % _r * uk_inv % _r)
+        scalars.append(weight * uk_inv % _r * uk_inv % _r)
     zj = rc * zz % _r
     for V in statement.commitments:
         points.append(V.raw)
         scalars.append(zj)
         zj = zj * z % _r
-    B_scalar = (rho * w % _r * (proof.t_x - a * b) + rc * (delta(n, m, y, z) - proof.t_x)) % _r
-    B_blinding_scalar = (-rho * proof.e_blinding - rc * proof.t_x_blinding) % _r
+    B_scalar = (weight * w % _r * (proof.t_x - a * b) + rc * (delta(n, m, y, z) - proof.t_x)) % _r
+    B_blinding_scalar = (-weight * proof.e_blinding - rc * proof.t_x_blinding) % _r
     return ProofTerms(be, B_scalar, B_blinding_scalar, g, h, points, scalars)
 
 

@@ -37,8 +37,9 @@ RawPoint = Any
 
 
 def _window_bits(size: int) -> int:
-    """Bucket width for Pippenger: about log2(size) - 2, clamped to [1, 16]."""
-    return max(1, min(16, size.bit_length() - 2))
+    """Bucket width ``c`` for Pippenger, minimising the additions ``ceil(255/c) * (size + 2^(c+1))``."""
+    bits = GROUP_ORDER.bit_length()
+    return min(range(1, 17), key=lambda c: (-(-bits // c)) * (size + (2 << c)))
 
 
 def pippenger(points: Sequence[RawPoint], scalars: Sequence[int]) -> RawPoint:
