@@ -28,7 +28,17 @@ __all__ = [
 
 
 class ProofError(Exception):
-    """Raised when any zk-solvency operation fails; the base of every library error."""
+    """Raised when any zk-solvency operation fails; the base of every library error.
+
+    ``section`` optionally names the part of a bundle, package or input file that
+    failed (for example ``"BTC.rangeproofs.bin"`` or ``"ledger.csv:17:amount"``), so
+    reports can point at it.
+    """
+
+    def __init__(self, message: str = "", *, section: str | None = None) -> None:
+        """Create the error with its message and optional failing section."""
+        super().__init__(message)
+        self.section = section
 
 
 class FormatError(ProofError):
