@@ -16,6 +16,7 @@ from typing import Final
 from circuits.backends import GroupBackend, get_backend
 from circuits.constants import (
     GENS_CAPACITY,
+    GROUP_ORDER,
     POINT_SIZE,
     RANGEPROOF_FORMAT_VERSION,
     SCALAR_SIZE,
@@ -68,6 +69,12 @@ class _Reader:
             raise FormatError(f"{len(self._data) - self._pos} trailing bytes")
 
 
+def _check_scalars(**fields: int) -> None:
+    for name, value in fields.items():
+        if type(value) is not int or not 0 <= value < GROUP_ORDER:
+            raise FormatError(f"{name}: scalar is not canonical (must be an int in [0, r))")
+
+
 def _as_bytes(data: object) -> bytes:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FormatError("proof encoding must be bytes")
@@ -87,6 +94,12 @@ class InnerProductProof:
     R_vec: tuple[Point, ...]
     a: int
     b: int
+
+    def __post_init__(self) -> None:
+        """Reject in-memory proofs that could not have come from canonical bytes."""
+        if len(self.L_vec) != len(self.R_vec) or len(self.L_vec) > MAX_IPP_ROUNDS:
+            raise FormatError("L_vec and R_vec must have equal length of at most MAX_IPP_ROUNDS")
+        _check_scalars(a=self.a, b=self.b)
 
     def serialized_size(self) -> int:
         """Return the length of :meth:`to_bytes`."""
@@ -160,6 +173,10 @@ class RangeProof:
     t_x_blinding: int
     e_blinding: int
     ipp_proof: InnerProductProof
+
+    def __post_init__(self) -> None:
+        """Reject non-canonical scalars, so every in-memory proof has exactly one encoding."""
+        _check_scalars(t_x=self.t_x, t_x_blinding=self.t_x_blinding, e_blinding=self.e_blinding)
 
     @staticmethod
     def size_for(rounds: int) -> int:

@@ -70,6 +70,15 @@ def _check_openings(n: int, openings: Sequence[Opening]) -> None:
             raise WitnessError(f"value {j} is outside [0, 2^{n})")
 
 
+def _check_not_identity(commitments: Sequence[Point]) -> None:
+    for j, V in enumerate(commitments):
+        if V.is_identity():
+            raise WitnessError(
+                f"opening {j} commits to the identity (value 0 with blinding 0); the transcript rejects "
+                "identity commitments, so pad with a random blinding"
+            )
+
+
 def prove_range(
     openings: Sequence[Opening],
     n: int,
@@ -92,6 +101,7 @@ def prove_range(
     _check_openings(n, openings)
     pc_gens = PedersenGens.default(be)
     commitments = tuple(pc_gens.commit(o.v, o.v_blinding) for o in openings)
+    _check_not_identity(commitments)
     statement = RangeStatement(commitments, n, context)
     return statement, _prove(statement, openings, pc_gens, rng, threads)
 
@@ -114,6 +124,7 @@ def create_range_proof(
     _check_openings(statement.n, openings)
     be = statement.commitments[0].backend
     pc_gens = PedersenGens.default(be)
+    _check_not_identity(statement.commitments)
     for j, (o, V) in enumerate(zip(openings, statement.commitments, strict=True)):
         if pc_gens.commit(o.v, o.v_blinding) != V:
             raise WitnessError(f"opening {j} does not open commitment V_{j}")

@@ -40,6 +40,10 @@ from circuits.constants import GROUP_ORDER, PROTOCOL_LABEL  # noqa: E402
 from circuits.group import Point, scalar_from_bytes, scalar_to_bytes  # noqa: E402
 from circuits.transcript import Transcript  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from range_vectors import range_proof_vectors  # noqa: E402
+from range_vectors import render as render_range  # noqa: E402
+
 #: Every vector file is computed with this backend (the other must agree; see tests).
 BACKEND = "fast"
 
@@ -214,14 +218,18 @@ def transcript_vectors() -> Json:
 
 GENERATORS: dict[str, Callable[[], Json]] = {
     "transcript": transcript_vectors,
-    # Register further vector files here, e.g.
-    #   "range_proof": range_proof_vectors,   -> range_proof_v1.json
+    "range_proof": range_proof_vectors,
+    # Register further vector files here.
 }
 
 
 def render(doc: Json) -> str:
     """The canonical text of a vector file (stable key order, trailing newline)."""
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+
+
+#: Files frozen with their own text layout (range_proof_v1.json: indent 1, sorted keys).
+RENDERERS: dict[str, Callable[[Json], str]] = {"range_proof": render_range}
 
 
 def path_for(name: str) -> Path:
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     failures = 0
     for name in args.names or list(GENERATORS):
-        text = render(GENERATORS[name]())
+        text = RENDERERS.get(name, render)(GENERATORS[name]())
         path = path_for(name)
         if args.check:
             if not path.exists():
