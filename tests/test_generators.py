@@ -210,3 +210,40 @@ def test_generator_set_id_follows_the_documented_formula() -> None:
     ).digest()
     assert generator_set_id() == expected
     assert GENS_VERSION == 1
+
+
+# ---------------------------------------------------------------------------
+# The shipped generator table (circuits/data/generators_v1.bin)
+# ---------------------------------------------------------------------------
+
+
+def test_generator_table_is_exactly_the_hash_to_curve_outputs():
+    import hashlib
+    from importlib import resources
+
+    from circuits.generators import TABLE_SHA256, table_bytes
+
+    shipped = resources.files("circuits").joinpath("data", "generators_v1.bin").read_bytes()
+    assert hashlib.sha256(shipped).hexdigest() == TABLE_SHA256
+    assert table_bytes(get_backend("fast")) == shipped  # every point re-derived (about 1.5 s)
+
+
+def test_generator_table_spot_checked_on_reference_backend():
+    from circuits.generators import table_bytes
+
+    ref = table_bytes(get_backend("reference"), pairs=2)
+    fast = table_bytes(get_backend("fast"), pairs=2)
+    assert ref == fast
+
+
+def test_corrupt_table_is_ignored(monkeypatch, tmp_path):
+    import circuits.generators as gens
+
+    monkeypatch.setattr(gens, "TABLE_SHA256", "0" * 64)
+    gens._table_data.cache_clear()
+    try:
+        assert gens._table_data() is None
+    finally:
+        monkeypatch.undo()
+        gens._table_data.cache_clear()
+    assert gens._table_data() is not None

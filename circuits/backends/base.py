@@ -67,3 +67,13 @@ class GroupBackend(Protocol):
 
     def hash_to_curve(self, msg: bytes, dst: bytes) -> RawPoint:
         """RFC 9380 ``hash_to_curve`` with suite ``BLS12381G1_XMD:SHA-256_SSWU_RO_``."""
+
+    def to_xy(self, p: RawPoint) -> bytes:
+        """Return the 96-byte affine encoding ``x || y`` (big-endian) of a non-identity point."""
+
+    def from_xy_trusted(self, data: bytes) -> RawPoint:
+        """Load ``x || y`` WITHOUT on-curve or subgroup checks.
+
+        Dangerous by design: only for bytes authenticated by a pinned digest
+        (the generator table, :mod:`circuits.generators`), never for input.
+        """

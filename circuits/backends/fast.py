@@ -89,3 +89,11 @@ class FastBackend:
     def hash_to_curve(self, msg: bytes, dst: bytes) -> G1Point:
         """RFC 9380 hash_to_curve (BLS12381G1_XMD:SHA-256_SSWU_RO_)."""
         return G1Point.hash_to_curve(msg, dst)
+
+    def to_xy(self, p: G1Point) -> bytes:
+        """Return the affine ``x || y`` encoding, big-endian."""
+        return bytes(p.to_xy_bytes_be())
+
+    def from_xy_trusted(self, data: bytes) -> G1Point:
+        """Load authenticated ``x || y`` bytes without checks (see the interface)."""
+        return G1Point.from_xy_bytes_unchecked_be(data)

@@ -17,6 +17,7 @@ from typing import Any
 
 from py_ecc.bls.hash_to_curve import hash_to_G1
 from py_ecc.bls.point_compression import compress_G1, decompress_G1
+from py_ecc.fields import optimized_bls12_381_FQ as FQ
 from py_ecc.optimized_bls12_381 import (
     G1,
     Z1,
@@ -26,6 +27,7 @@ from py_ecc.optimized_bls12_381 import (
     is_inf,
     multiply,
     neg,
+    normalize,
 )
 
 from circuits.constants import GROUP_ORDER
@@ -128,6 +130,15 @@ class ReferenceBackend:
         if not is_inf(multiply(point, GROUP_ORDER)):
             raise FormatError("point is not in the prime-order subgroup of G1")
         return point
+
+    def to_xy(self, p: RawPoint) -> bytes:
+        """Return the affine ``x || y`` encoding, big-endian."""
+        x, y = normalize(p)
+        return int(x.n).to_bytes(48, "big") + int(y.n).to_bytes(48, "big")
+
+    def from_xy_trusted(self, data: bytes) -> RawPoint:
+        """Load authenticated ``x || y`` bytes without checks (see the interface)."""
+        return (FQ(int.from_bytes(data[:48], "big")), FQ(int.from_bytes(data[48:96], "big")), FQ.one())
 
     def hash_to_curve(self, msg: bytes, dst: bytes) -> RawPoint:
         """RFC 9380 hash_to_curve (BLS12381G1_XMD:SHA-256_SSWU_RO_)."""
