@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from circuits.backends import get_backend
 from circuits.errors import ParameterError
@@ -26,7 +28,10 @@ from circuits.relations import Opening, RangeStatement
 from prover.range_proof import RandomSource, prove_range
 from prover.range_proof import _pool as _prover_pool
 
-__all__ = ["RangeJob", "default_jobs", "prove_ranges"]
+__all__ = ["RangeJob", "default_jobs", "map_in_workers", "prove_ranges"]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,45 @@ def _worker_init(backend_name: str, max_nm: int) -> None:
     be = get_backend(backend_name)
     PedersenGens.default(be)
     BulletproofGens.default(be).G_raw(max_nm)
+
+
+def map_in_workers(
+    fn: Callable[[T], U],
+    items: Sequence[T],
+    *,
+    backend_name: str,
+    max_nm: int,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[U]:
+    """Return ``[fn(item) for item in items]`` computed in worker processes, in order.
+
+    ``fn`` must be a module-level function. Workers are forked where possible
+    (inheriting the memoized generators), each with generators for ``max_nm``
+    bits ready. ``progress(k)`` is called after the k-th result (in order).
+    With one worker or one item, runs in this process.
+    """
+    n_workers = min(workers or default_jobs(), len(items))
+    _worker_init(backend_name, max_nm)
+    if n_workers <= 1:
+        out = []
+        for k, item in enumerate(items):
+            out.append(fn(item))
+            if progress:
+                progress(k + 1)
+        return out
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(
+        n_workers, mp_context=ctx, initializer=_worker_init, initargs=(backend_name, max_nm)
+    ) as ex:
+        futures = [ex.submit(fn, item) for item in items]
+        results = []
+        for k, fut in enumerate(futures):
+            results.append(fut.result())
+            if progress:
+                progress(k + 1)
+    return results
 
 
 def _worker_prove(backend_name: str, job: RangeJob) -> bytes:
@@ -93,21 +137,15 @@ def prove_ranges(
         return out
 
     max_nm = max(job.n * len(job.openings) for job in jobs)
-    _worker_init(be.name, max_nm)  # memoize before fork so children inherit the generators
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     pc_gens = PedersenGens.default(be)
     statements = [
         RangeStatement(tuple(pc_gens.commit(o.v, o.v_blinding) for o in job.openings), job.n, job.context)
         for job in jobs
     ]
-    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init, initargs=(be.name, max_nm)) as ex:
-        futures = [ex.submit(_worker_prove, be.name, job) for job in jobs]
-        blobs = []
-        for k, fut in enumerate(futures):
-            blobs.append(fut.result())
-            if progress:
-                progress(k + 1)
+    blobs = map_in_workers(
+        partial(_worker_prove, be.name), jobs, backend_name=be.name, max_nm=max_nm, workers=n_workers,
+        progress=progress,
+    )
     return [
         (statement, RangeProof.from_bytes(blob, be)) for statement, blob in zip(statements, blobs, strict=True)
     ]
