@@ -37,7 +37,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Final
 
 from circuits.backends import GroupBackend, get_backend
@@ -74,8 +74,8 @@ def table_bytes(backend: GroupBackend, pairs: int = TABLE_PAIRS) -> bytes:
 def _table_data() -> bytes | None:
     """Return the shipped table if it is present and authentic, else None."""
     try:
-        data = resources.files("circuits").joinpath("data", "generators_v1.bin").read_bytes()
-    except (FileNotFoundError, OSError):
+        data = (Path(__file__).resolve().parent / "data" / "generators_v1.bin").read_bytes()
+    except OSError:
         return None
     if len(data) != _XY * (2 + 2 * TABLE_PAIRS) or hashlib.sha256(data).hexdigest() != TABLE_SHA256:
         return None

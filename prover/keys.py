@@ -1,0 +1,190 @@
+r"""The master secret and the per-round derivation of blindings and leaf salts (``docs/FORMAT.md`` §9).
+
+The exchange keeps one 32-byte master secret. Everything secret in a round is
+derived from it with HKDF-SHA256 (RFC 5869), so a round can be regenerated (to
+re-issue a customer package, say) and nothing secret besides the master needs
+storing:
+
+.. code-block:: text
+
+    PRK  = HKDF-Extract(salt = "zk-solvency round v1" || frame(T), IKM = master)
+    OKM  = HKDF-Expand(PRK, info, 96)
+    leaf:   info = "leaf"  || frame(S) || frame(customer_id)
+            v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_salt = OKM[64:96]
+    dummy:  info = "dummy" || frame(S) || LE64(j)
+            v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_id   = OKM[64:96]
+
+with ``T`` the round label, ``S`` the asset symbol and ``frame(s) = LE32(len(s)) || s``
+(UTF-8 text). Reducing 64 uniform bytes mod ``r`` leaves a bias below ``2^-254``;
+the result is 0 with probability about ``2^-255``, and 0 is replaced by 1 because a
+zero blinding would make the commitment open trivially (``WitnessError`` in the
+range prover); the replacement changes the distribution by a negligible amount.
+
+Randomness for the master comes from :mod:`secrets` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import secrets
+import struct
+from pathlib import Path
+from typing import Final
+
+from circuits.bundle import frame
+from circuits.constants import GROUP_ORDER
+from circuits.errors import InputError
+
+__all__ = [
+    "MASTER_SECRET_SIZE",
+    "LeafSecrets",
+    "hkdf_expand",
+    "hkdf_extract",
+    "keygen",
+    "load_secret",
+]
+
+MASTER_SECRET_SIZE: Final[int] = 32
+_HASH: Final[str] = "sha256"
+_HASH_LEN: Final[int] = 32
+_ROUND_SALT_TAG: Final[bytes] = b"zk-solvency round v1"
+_LEAF_INFO_TAG: Final[bytes] = b"leaf"
+_DUMMY_INFO_TAG: Final[bytes] = b"dummy"
+_OKM_LEN: Final[int] = 96
+_BLINDING_BYTES: Final[int] = 64
+
+
+# ---------------------------------------------------------------------------
+# HKDF-SHA256, RFC 5869 §2
+
+
+def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
+    """Return ``PRK = HMAC-SHA256(salt, IKM)`` (RFC 5869 §2.2); an empty salt means 32 zero bytes."""
+    return hmac.digest(salt or bytes(_HASH_LEN), ikm, _HASH)
+
+
+def hkdf_expand(prk: bytes, info: bytes, length: int) -> bytes:
+    """Return the first ``length`` bytes of ``T(1) || T(2) || ...`` (RFC 5869 §2.3).
+
+    ``T(0) = ""`` and ``T(i) = HMAC-SHA256(PRK, T(i-1) || info || i)`` for the one-byte counter ``i``.
+    """
+    if not 0 <= length <= 255 * _HASH_LEN:
+        raise ValueError(f"HKDF-Expand length must be in [0, {255 * _HASH_LEN}], got {length}")
+    blocks: list[bytes] = []
+    previous = b""
+    for counter in range(1, -(-length // _HASH_LEN) + 1):
+        previous = hmac.digest(prk, previous + info + bytes((counter,)), _HASH)
+        blocks.append(previous)
+    return b"".join(blocks)[:length]
+
+
+# ---------------------------------------------------------------------------
+# The master secret file
+
+
+def keygen(path: Path) -> None:
+    """Create ``path`` holding 32 fresh random bytes from :mod:`secrets`, mode 0600.
+
+    The file is created exclusively (``O_CREAT | O_EXCL``, which also refuses a
+    symlink in its place) and its mode is set to 0600 whatever the umask.
+
+    Raises:
+        InputError: if ``path`` already exists (nothing is overwritten) or cannot be created.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise InputError(
+            f"{path}: already exists; refusing to overwrite a secret", section=f"{path.name}:file"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create: {exc.strerror or exc}", section=f"{path.name}:file") from None
+    try:
+        os.fchmod(fd, 0o600)
+        data = memoryview(secrets.token_bytes(MASTER_SECRET_SIZE))
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}", section=f"{path.name}:file") from None
+    os.close(fd)
+
+
+def load_secret(path: Path) -> bytes:
+    """Return the 32-byte master secret stored in ``path``.
+
+    Raises:
+        InputError: if the file cannot be read or does not hold exactly 32 bytes.
+            The message never contains the file's content.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MASTER_SECRET_SIZE + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}", section=f"{path.name}:file") from None
+    if len(data) != MASTER_SECRET_SIZE:
+        found = "more than 32" if len(data) > MASTER_SECRET_SIZE else str(len(data))
+        raise InputError(
+            f"{path}: a secret file holds exactly {MASTER_SECRET_SIZE} bytes, found {found}",
+            section=f"{path.name}:file",
+        )
+    return data
+
+
+# ---------------------------------------------------------------------------
+# Per-round derivation
+
+
+def _blinding(okm: bytes) -> int:
+    v_blinding = int.from_bytes(okm[:_BLINDING_BYTES], "little") % GROUP_ORDER
+    return v_blinding or 1  # 0 with probability ~2^-255; see the module docstring
+
+
+class LeafSecrets:
+    """The secrets of one round, derived from the master secret (``docs/FORMAT.md`` §9).
+
+    Holds only the round's HKDF pseudo-random key, never the master itself, and its
+    ``repr`` shows neither.
+
+    >>> secrets_ = LeafSecrets(bytes(32), "2026-11-24T00:00:00Z")
+    >>> v_blinding, leaf_salt = secrets_.leaf("BTC", "alice")
+    >>> 0 < v_blinding and len(leaf_salt)
+    32
+    """
+
+    __slots__ = ("_prk", "round_label")
+
+    def __init__(self, master: bytes, round_label: str) -> None:
+        """Derive the round key ``PRK`` from the 32-byte ``master`` and the round label."""
+        if len(master) != MASTER_SECRET_SIZE:
+            raise ValueError(f"the master secret is {MASTER_SECRET_SIZE} bytes, got {len(master)}")
+        self.round_label = round_label
+        self._prk = hkdf_extract(_ROUND_SALT_TAG + frame(round_label.encode("utf-8")), bytes(master))
+
+    def __repr__(self) -> str:
+        return f"LeafSecrets(round_label={self.round_label!r}, master=<hidden>)"
+
+    def __reduce__(self) -> None:  # type: ignore[override]
+        raise TypeError("LeafSecrets is not picklable (it holds secret key material)")
+
+    def _okm(self, info: bytes) -> bytes:
+        return hkdf_expand(self._prk, info, _OKM_LEN)
+
+    def leaf(self, symbol: str, customer_id: str) -> tuple[int, bytes]:
+        """Return ``(v_blinding, leaf_salt)`` of ``customer_id``'s leaf for asset ``symbol``."""
+        okm = self._okm(_LEAF_INFO_TAG + frame(symbol.encode("utf-8")) + frame(customer_id.encode("utf-8")))
+        return _blinding(okm), okm[_BLINDING_BYTES:]
+
+    def dummy(self, symbol: str, j: int) -> tuple[int, bytes]:
+        """Return ``(v_blinding, leaf_id)`` of padding leaf ``j`` (``0 <= j < 2^64``) of asset ``symbol``."""
+        okm = self._okm(_DUMMY_INFO_TAG + frame(symbol.encode("utf-8")) + struct.pack("<Q", j))
+        return _blinding(okm), okm[_BLINDING_BYTES:]

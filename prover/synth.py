@@ -1,0 +1,216 @@
+"""Synthetic ledgers and reserves for demos, tests and benchmarks (``solvency gen-ledger``).
+
+This module makes **test data, not protocol values**. It is the one library module
+allowed to use ``numpy.random`` (a seeded ``Generator(PCG64(seed))``), because the
+same seed must give byte-identical files, so that demos, tests and benchmarks are
+reproducible (for a given numpy version). Nothing secret is drawn here: blindings
+and salts come from :mod:`prover.keys`, the master secret from :mod:`secrets`.
+``tests/test_architecture.py`` grants this file, and only this file, that exemption.
+
+What the data looks like:
+
+* customer ids ``cust-000123``, plus a few decorated with non-ASCII letters, an
+  emoji, a comma or double quotes, to exercise CSV quoting and UTF-8 handling;
+* most customers hold 1-3 assets (55% one, 30% two, 12% three, 3% four), earlier
+  assets in the list being somewhat more popular; every asset has at least one holder;
+* heavy-tailed (log-normal) balances around a typical holding per asset, about 1%
+  zero balances and a few maximal ones (``2^64 - 1`` base units), in random row order;
+* reserves = liabilities * a ratio drawn from [1.02, 1.30], rounded up, so the
+  exchange is solvent for every asset.
+
+Decimals: BTC 8, USDT 6, USDC 6, SOL 9, ETH **9** (gwei) and 8 for anything else.
+ETH's native 18 decimals would cap a single balance at ``2^64`` wei, about 18.4 ETH,
+because every balance gets a 64-bit range proof; with 9 decimals the cap is about
+18.4 billion ETH. An exchange with real 18-decimal balances must choose its own
+unit the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, TextIO
+
+import numpy as np
+from numpy.random import PCG64, Generator
+
+from circuits.bundle import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.errors import InputError
+from prover.amounts import format_amount
+from prover.ledger import LEDGER_HEADER
+
+__all__ = ["DECIMALS", "generate_ledger"]
+
+DECIMALS: Final[dict[str, int]] = {"BTC": 8, "ETH": 9, "USDT": 6, "USDC": 6, "SOL": 9}
+DEFAULT_DECIMALS: Final[int] = 8
+# Median holding in display units; the log-normal spread gives the heavy tail.
+_TYPICAL: Final[dict[str, float]] = {"BTC": 0.02, "ETH": 0.5, "USDT": 300.0, "USDC": 250.0, "SOL": 8.0}
+_DEFAULT_TYPICAL: Final[float] = 50.0
+_SIGMA: Final[float] = 2.2
+_HOLDINGS_P: Final[tuple[float, ...]] = (0.55, 0.30, 0.12, 0.03)  # P(hold 1, 2, 3, 4 assets)
+_MAX_AMOUNT: Final[int] = (1 << 64) - 1
+_MAX_CUSTOMERS: Final[int] = 100_000_000
+# Suffixes that make a few ids exercise quoting and UTF-8 (written as escapes to keep this file ASCII).
+_DECORATIONS: Final[tuple[str, ...]] = (
+    " Zo\u00eb \u00c5str\u00f6m",  # Latin-1 letters
+    ", Jr.",  # a comma: the field must be quoted
+    ' "the whale"',  # double quotes: doubled inside a quoted field
+    " \u5c71\u7530\u592a\u90ce",  # CJK
+    " \u041a\u043e\u0432\u0430\u043b\u044c",  # Cyrillic
+    " \U0001f680",  # an emoji (4 UTF-8 bytes)
+)
+
+
+def _fail(field: str, reason: str) -> InputError:
+    return InputError(f"gen-ledger: {field}: {reason}", section=f"gen-ledger:{field}")
+
+
+def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange: str, round_label: str) -> None:
+    if type(customers) is not int or not 1 <= customers <= _MAX_CUSTOMERS:
+        raise _fail("customers", f"must be an integer in [1, {_MAX_CUSTOMERS}], got {customers!r}")
+    if type(seed) is not int or seed < 0:
+        raise _fail("seed", f"must be a non-negative integer, got {seed!r}")
+    if not assets:
+        raise _fail("assets", "at least one asset is required")
+    if len(assets) > MAX_ASSETS:
+        raise _fail("assets", f"at most {MAX_ASSETS} assets, got {len(assets)}")
+    for symbol in assets:
+        if not isinstance(symbol, str) or SYMBOL_RE.fullmatch(symbol) is None:
+            raise _fail("assets", f"{symbol!r} is not a valid symbol (1-16 of A-Z, 0-9, '_', '-')")
+    if len(set(assets)) != len(assets):
+        raise _fail("assets", "duplicate symbol")
+    for field, label in (("exchange", exchange), ("round", round_label)):
+        if not label or len(label.encode("utf-8")) > MAX_LABEL_BYTES:
+            raise _fail(field, f"must be non-empty and at most {MAX_LABEL_BYTES} UTF-8 bytes")
+
+
+def _write_atomic(path: Path, fill: Callable[[TextIO], None]) -> None:
+    """Write ``path`` through ``fill`` into a temporary file in the same directory, then rename it."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            fill(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _customer_ids(customers: int, rng: Generator) -> list[str]:
+    width = max(6, len(str(customers - 1)))
+    ids = [f"cust-{i:0{width}d}" for i in range(customers)]
+    decorated = rng.choice(customers, size=min(customers, len(_DECORATIONS)), replace=False)
+    for i, suffix in zip(decorated.tolist(), _DECORATIONS, strict=False):
+        ids[i] += suffix
+    return ids
+
+
+def _holdings(customers: int, n_assets: int, rng: Generator) -> np.ndarray:
+    """Return a ``customers x n_assets`` boolean matrix: who holds what."""
+    counts = rng.choice(len(_HOLDINGS_P), size=customers, p=_HOLDINGS_P) + 1
+    counts = np.minimum(counts, n_assets)
+    # Weighted sampling without replacement (Efraimidis-Spirakis): keep the k largest u^(1/w).
+    weights = 1.0 / (1.0 + 0.25 * np.arange(n_assets))
+    scores = rng.random((customers, n_assets)) ** (1.0 / weights)
+    rank = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1, kind="stable")
+    holds = rank < counts[:, None]
+    for a in np.flatnonzero(~holds.any(axis=0)).tolist():
+        holds[int(rng.integers(customers)), a] = True
+    return holds
+
+
+def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator) -> np.ndarray:
+    """Return the balance of each row in base units (uint64): heavy-tailed, a few 0 and 2^64-1."""
+    rows = len(asset_of_row)
+    medians = np.array([_TYPICAL.get(s, _DEFAULT_TYPICAL) * 10.0 ** DECIMALS.get(s, DEFAULT_DECIMALS) for s in symbols])
+    values = rng.lognormal(mean=np.log(medians[asset_of_row]), sigma=_SIGMA)
+    amounts: np.ndarray = np.floor(np.minimum(values, 1e18)).astype(np.uint64)
+    if rows >= 4:
+        zeros = max(1, rows // 100)
+        maximal = max(1, rows // 2000)
+        special = rng.choice(rows, size=zeros + maximal, replace=False)
+        amounts[special[:zeros]] = 0
+        amounts[special[zeros:]] = np.uint64(_MAX_AMOUNT)
+    return amounts
+
+
+def generate_ledger(
+    customers: int,
+    assets: Sequence[str],
+    seed: int,
+    out_dir: Path,
+    *,
+    exchange: str = "Example Exchange",
+    round_label: str | None = None,
+) -> tuple[Path, Path]:
+    """Write a synthetic ``out_dir/ledger.csv`` and a covering ``out_dir/reserves.json``.
+
+    Deterministic: the same arguments give byte-identical files. Each file is written
+    atomically (a temporary file in ``out_dir``, then a rename); ``out_dir`` is
+    created if missing.
+
+    Args:
+        customers: number of customers (at least 1).
+        assets: the asset symbols, in the order written to the reserves file.
+        seed: a non-negative integer seeding ``numpy.random.PCG64``.
+        out_dir: the directory to write into.
+        exchange: the exchange name for the reserves file.
+        round_label: the round label; defaults to ``"2026-11-24T00:00:00Z#<seed>"``.
+
+    Returns:
+        ``(ledger_path, reserves_path)``.
+
+    Raises:
+        InputError: for an invalid argument (customer count, seed, symbols, labels).
+    """
+    label = f"2026-11-24T00:00:00Z#{seed}" if round_label is None else round_label
+    symbols = list(assets)
+    _check_arguments(customers, symbols, seed, exchange, label)
+    rng = Generator(PCG64(seed))
+
+    ids = _customer_ids(customers, rng)
+    holds = _holdings(customers, len(symbols), rng)
+    customer_of_row, asset_of_row = np.nonzero(holds)
+    amounts = _amounts(symbols, asset_of_row, rng)
+    ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()
+    order = rng.permutation(len(amounts))
+
+    decimals = [DECIMALS.get(s, DEFAULT_DECIMALS) for s in symbols]
+    liabilities = [0] * len(symbols)
+    for a, amount in zip(asset_of_row.tolist(), amounts.tolist(), strict=True):
+        liabilities[a] += amount
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ledger_path = out_dir / "ledger.csv"
+    reserves_path = out_dir / "reserves.json"
+
+    c_rows, a_rows, v_rows = customer_of_row.tolist(), asset_of_row.tolist(), amounts.tolist()
+
+    def write_ledger(f: TextIO) -> None:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(LEDGER_HEADER)
+        for row in order.tolist():
+            a = a_rows[row]
+            writer.writerow((ids[c_rows[row]], symbols[a], format_amount(v_rows[row], decimals[a])))
+
+    entries = []
+    for a, symbol in enumerate(symbols):
+        reserves = -(-liabilities[a] * ratios_ppm[a] // 1_000_000)  # rounded up
+        if reserves >> SOLVENCY_BITS:
+            raise _fail("customers", f"too many customers: reserves of {symbol} reach 2^{SOLVENCY_BITS}")
+        entries.append({"symbol": symbol, "decimals": decimals[a], "reserves": format_amount(reserves, decimals[a])})
+    document = {"exchange": exchange, "round": label, "assets": entries}
+
+    def write_reserves(f: TextIO) -> None:
+        f.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+    _write_atomic(ledger_path, write_ledger)
+    _write_atomic(reserves_path, write_reserves)
+    return ledger_path, reserves_path
