@@ -107,22 +107,26 @@ class Point:
                 the curve, or not in the prime-order subgroup.
         """
         be = backend or get_backend()
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise FormatError("point encoding must be bytes")
-        data = bytes(data)
-        if len(data) != POINT_SIZE:
-            raise FormatError(f"point encoding must be {POINT_SIZE} bytes, got {len(data)}")
-        flags = data[0]
-        if not flags & _COMPRESSION_FLAG:
-            raise FormatError("point encoding lacks the compression flag")
-        if flags & _INFINITY_FLAG:
-            if data != _IDENTITY_BYTES:
-                raise FormatError("non-canonical encoding of the point at infinity")
+        checked = _check_encoding(data)
+        if checked is None:
             return cls(be.identity(), be)
-        x = int.from_bytes(bytes([flags & 0x1F]) + data[1:], "big")
-        if x >= FIELD_MODULUS:
-            raise FormatError("point x-coordinate is not reduced mod p")
-        return cls(be.decompress(data), be)
+        return cls(be.decompress(checked), be)
+
+    @classmethod
+    def from_bytes_without_subgroup_check(cls, data: bytes, backend: GroupBackend | None = None) -> Point:
+        """Decode like :meth:`from_bytes` but WITHOUT the subgroup check (about 3x faster).
+
+        Dangerous: the result may have a small-order component. Use it only for
+        points that are merely *summed* and compared with a fully validated point
+        (the customer check sums the leaves outside its own chunk this way and
+        compares the sum with the manifest's validated ``C_L``); never for a point
+        that enters a proof verification. ``solvency verify`` checks every leaf fully.
+        """
+        be = backend or get_backend()
+        checked = _check_encoding(data)
+        if checked is None:
+            return cls(be.identity(), be)
+        return cls(be.decompress_on_curve(checked), be)
 
     def to_bytes(self) -> bytes:
         """Return the canonical 48-byte compressed encoding."""
@@ -165,6 +169,30 @@ class Point:
 
     def __repr__(self) -> str:
         return f"Point({self.to_bytes().hex()})"
+
+
+def _check_encoding(data: object) -> bytes | None:
+    """Validate length, flags and ``x < p`` of a compressed encoding; ``None`` means the identity.
+
+    Raises:
+        FormatError: on any violation of the ZCash/IETF compressed format.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise FormatError("point encoding must be bytes")
+    data = bytes(data)
+    if len(data) != POINT_SIZE:
+        raise FormatError(f"point encoding must be {POINT_SIZE} bytes, got {len(data)}")
+    flags = data[0]
+    if not flags & _COMPRESSION_FLAG:
+        raise FormatError("point encoding lacks the compression flag")
+    if flags & _INFINITY_FLAG:
+        if data != _IDENTITY_BYTES:
+            raise FormatError("non-canonical encoding of the point at infinity")
+        return None
+    x = int.from_bytes(bytes([flags & 0x1F]) + data[1:], "big")
+    if x >= FIELD_MODULUS:
+        raise FormatError("point x-coordinate is not reduced mod p")
+    return data
 
 
 def scalar_to_bytes(k: int) -> bytes:

@@ -1,10 +1,13 @@
 """The ``solvency`` command: parse, call the library, print.
 
-Commands:
+Commands (the pipeline commands live in :mod:`cli.pipeline`):
 
-* ``solvency demo``: commit to random values, prove them in range with aggregated
-  Bulletproofs, ship the proofs as bytes, verify them one by one and as a batch,
-  and show that a tampered proof is rejected.
+* ``solvency demo``: the end-to-end demonstration (gen-ledger, keygen, prove,
+  verify, customer check) in a temporary directory.
+* ``solvency keygen | gen-ledger | prove | verify | check | inspect``: the product.
+* ``solvency range-demo``: the cryptographic core alone: commit to random values,
+  prove them in range with aggregated Bulletproofs, ship the proofs as bytes,
+  verify them one by one and as a batch, and show that a tampered proof is rejected.
 
 Exit codes are those of :mod:`cli.exit_codes`.
 """
@@ -66,9 +69,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_VERIFICATION)
 
 
-@app.command()
+@app.command("range-demo")
 @reports_errors
-def demo(
+def range_demo(
     values: Annotated[
         int, typer.Option("--values", metavar="N", min=1, help="How many values to commit to.")
     ] = 16,
@@ -158,3 +161,9 @@ def demo(
     else:
         raise _fail("a batch holding a tampered proof was accepted by verify_batch")
     _out.print("\n[bold green]ok[/]: honest proofs verify, the tampered one does not.")
+
+
+# Register the pipeline commands on the same app.
+from cli import pipeline as _pipeline  # noqa: E402
+
+_pipeline.register(app)

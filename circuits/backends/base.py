@@ -65,6 +65,13 @@ class GroupBackend(Protocol):
             FormatError: if the point is not on the curve or not in the subgroup.
         """
 
+    def decompress_on_curve(self, data: bytes) -> RawPoint:
+        """Decode pre-validated compressed bytes with the on-curve check but NO subgroup check.
+
+        Raises:
+            FormatError: if the point is not on the curve.
+        """
+
     def hash_to_curve(self, msg: bytes, dst: bytes) -> RawPoint:
         """RFC 9380 ``hash_to_curve`` with suite ``BLS12381G1_XMD:SHA-256_SSWU_RO_``."""
 

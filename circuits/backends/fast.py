@@ -76,12 +76,16 @@ class FastBackend:
         """Return the 48-byte compressed encoding."""
         return bytes(p.to_compressed_bytes())
 
-    def decompress(self, data: bytes) -> G1Point:
-        """Decode pre-validated bytes; check on-curve, then subgroup membership."""
+    def decompress_on_curve(self, data: bytes) -> G1Point:
+        """Decode pre-validated bytes; solving for y is the on-curve check (no subgroup check)."""
         try:
-            point = G1Point.from_compressed_bytes_unchecked(data)
+            return G1Point.from_compressed_bytes_unchecked(data)
         except Exception as exc:  # arkworks raises ValueError for bad encodings
             raise FormatError("point is not on the BLS12-381 G1 curve") from exc
+
+    def decompress(self, data: bytes) -> G1Point:
+        """Decode pre-validated bytes; check on-curve, then subgroup membership."""
+        point = self.decompress_on_curve(data)
         if not point.is_in_subgroup():
             raise FormatError("point is not in the prime-order subgroup of G1")
         return point

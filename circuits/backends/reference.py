@@ -121,12 +121,16 @@ class ReferenceBackend:
         """Return the 48-byte compressed encoding."""
         return int(compress_G1(p)).to_bytes(48, "big")
 
-    def decompress(self, data: bytes) -> RawPoint:
-        """Decode pre-validated bytes; check on-curve, then ``r * P == O``."""
+    def decompress_on_curve(self, data: bytes) -> RawPoint:
+        """Decode pre-validated bytes; py_ecc's decompression checks the curve only."""
         try:
-            point = decompress_G1(int.from_bytes(data, "big"))  # type: ignore[arg-type]
+            return decompress_G1(int.from_bytes(data, "big"))  # type: ignore[arg-type]
         except ValueError as exc:
             raise FormatError("point is not on the BLS12-381 G1 curve") from exc
+
+    def decompress(self, data: bytes) -> RawPoint:
+        """Decode pre-validated bytes; check on-curve, then ``r * P == O``."""
+        point = self.decompress_on_curve(data)
         if not is_inf(multiply(point, GROUP_ORDER)):
             raise FormatError("point is not in the prime-order subgroup of G1")
         return point

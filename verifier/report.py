@@ -1,0 +1,266 @@
+"""Plain data reports of a bundle verification and of a customer check.
+
+Reports hold public results only (never a customer's blinding or salt), so they
+can be printed or written as JSON. On failure the verifier raises a
+:class:`~circuits.errors.ProofError` and attaches the partial report as
+``exc.report``, with ``failure``, ``failure_section`` and ``failure_kind`` set,
+so a caller can show what passed before the failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+from circuits.errors import FormatError, ProofError, VerificationError
+
+__all__ = [
+    "AssetReport",
+    "BundleReport",
+    "Check",
+    "EntryReport",
+    "FailureKind",
+    "PackageReport",
+    "failure_kind",
+    "format_units",
+]
+
+#: ``"malformed"`` (a :class:`FormatError`), ``"false"`` (a :class:`VerificationError`) or ``None``.
+FailureKind = Literal["malformed", "false"]
+
+
+def format_units(amount: int, decimals: int) -> str:
+    """Return base units as a decimal string with exactly ``decimals`` places.
+
+    >>> format_units(150000000, 8)
+    '1.50000000'
+    >>> format_units(7, 0)
+    '7'
+    """
+    if decimals == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+def format_ratio(num: int, den: int) -> str:
+    """Return ``num/den`` for display: ``"1"``, ``"21/20 (1.05)"``.
+
+    >>> format_ratio(21, 20)
+    '21/20 (1.05)'
+    """
+    if den == 1:
+        return str(num)
+    scaled = num * 10**6 // den
+    text = format_units(scaled, 6).rstrip("0").rstrip(".")
+    exact = scaled * den == num * 10**6
+    return f"{num}/{den} ({'' if exact else '~'}{text})"
+
+
+def failure_kind(exc: ProofError) -> FailureKind | None:
+    """Return how an error classifies a failure: malformed input or a false statement."""
+    if isinstance(exc, FormatError):
+        return "malformed"
+    if isinstance(exc, VerificationError):
+        return "false"
+    return None
+
+
+@dataclass
+class AssetReport:
+    """What a bundle verification established about one asset.
+
+    ``reserves`` and ``liabilities_disclosed`` are in base units; each ``*_ok``
+    flag is ``True`` only once that check has passed (``False`` means failed or
+    not reached).
+    """
+
+    symbol: str
+    decimals: int
+    reserves: int
+    leaf_count: int
+    chunk_count: int
+    chunk_size: int
+    min_ratio: tuple[int, int]
+    liabilities_disclosed: int | None
+    merkle_root_ok: bool = False
+    sum_ok: bool = False
+    range_proofs_ok: bool = False
+    solvency_ok: bool = False
+
+    def format_amount(self, amount: int) -> str:
+        """Return ``amount`` base units of this asset as a decimal string with ``decimals`` places."""
+        return format_units(amount, self.decimals)
+
+    @property
+    def reserves_display(self) -> str:
+        """The reserves as a decimal string with ``decimals`` places."""
+        return self.format_amount(self.reserves)
+
+    @property
+    def ratio_display(self) -> str:
+        """The proven minimum ratio of reserves to liabilities, for display."""
+        return format_ratio(*self.min_ratio)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check of this asset passed."""
+        return self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (big integers as decimal strings)."""
+        num, den = self.min_ratio
+        return {
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            "reserves": str(self.reserves),
+            "reserves_display": self.reserves_display,
+            "leaf_count": self.leaf_count,
+            "chunk_count": self.chunk_count,
+            "chunk_size": self.chunk_size,
+            "min_ratio": {"num": num, "den": den},
+            "liabilities_disclosed": None if self.liabilities_disclosed is None else str(self.liabilities_disclosed),
+            "liabilities_disclosed_display": (
+                None if self.liabilities_disclosed is None else self.format_amount(self.liabilities_disclosed)
+            ),
+            "merkle_root_ok": self.merkle_root_ok,
+            "sum_ok": self.sum_ok,
+            "range_proofs_ok": self.range_proofs_ok,
+            "solvency_ok": self.solvency_ok,
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class BundleReport:
+    """The result of :func:`verifier.bundle.verify_bundle`.
+
+    ``exchange``, ``round``, ``created`` and ``bundle_digest`` (hex) are empty
+    strings when the manifest could not be read.
+    """
+
+    ok: bool
+    exchange: str
+    round: str
+    created: str
+    bundle_digest: str
+    assets: list[AssetReport] = field(default_factory=list)
+    failure: str | None = None
+    failure_section: str | None = None
+    failure_kind: FailureKind | None = None
+
+    def fail(self, exc: ProofError) -> None:
+        """Record ``exc`` as the failure of this report."""
+        self.ok = False
+        self.failure = str(exc)
+        self.failure_section = exc.section
+        self.failure_kind = failure_kind(exc)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "ok": self.ok,
+            "exchange": self.exchange,
+            "round": self.round,
+            "created": self.created,
+            "bundle_digest": self.bundle_digest,
+            "assets": [a.to_json() for a in self.assets],
+            "failure": self.failure,
+            "failure_section": self.failure_section,
+            "failure_kind": self.failure_kind,
+        }
+
+
+class Check(NamedTuple):
+    """One check of a customer check: ``(name, passed, detail)``."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class EntryReport:
+    """The checks done for one asset of a customer package.
+
+    ``amount`` is the customer's own balance (base units); the report never holds
+    the blinding or the leaf salt.
+    """
+
+    asset: str
+    decimals: int
+    amount: int
+    leaf_index: int
+    leaf_count: int
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def amount_display(self) -> str:
+        """The balance as a decimal string with ``decimals`` places."""
+        return format_units(self.amount, self.decimals)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check done so far passed."""
+        return all(c.passed for c in self.checks)
+
+    def add(self, name: str, passed: bool, detail: str) -> None:
+        """Record one check."""
+        self.checks.append(Check(name, passed, detail))
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "asset": self.asset,
+            "decimals": self.decimals,
+            "amount": str(self.amount),
+            "amount_display": self.amount_display,
+            "leaf_index": self.leaf_index,
+            "leaf_count": self.leaf_count,
+            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class PackageReport:
+    """The result of :func:`verifier.package.check_package`.
+
+    ``proven`` and ``not_proven`` are plain-language sentences for the customer.
+    """
+
+    ok: bool
+    exchange: str
+    round: str
+    bundle_digest: str
+    with_bundle: bool
+    entries: list[EntryReport] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)
+    not_proven: list[str] = field(default_factory=list)
+    failure: str | None = None
+    failure_section: str | None = None
+    failure_kind: FailureKind | None = None
+
+    def fail(self, exc: ProofError) -> None:
+        """Record ``exc`` as the failure of this report."""
+        self.ok = False
+        self.failure = str(exc)
+        self.failure_section = exc.section
+        self.failure_kind = failure_kind(exc)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "ok": self.ok,
+            "exchange": self.exchange,
+            "round": self.round,
+            "bundle_digest": self.bundle_digest,
+            "with_bundle": self.with_bundle,
+            "entries": [e.to_json() for e in self.entries],
+            "proven": list(self.proven),
+            "not_proven": list(self.not_proven),
+            "failure": self.failure,
+            "failure_section": self.failure_section,
+            "failure_kind": self.failure_kind,
+        }
