@@ -132,20 +132,11 @@ class AssetReport:
         }
 
 
-@dataclass
-class BundleReport:
-    """The result of :func:`verifier.bundle.verify_bundle`.
-
-    ``exchange``, ``round``, ``created`` and ``bundle_digest`` (hex) are empty
-    strings when the manifest could not be read.
-    """
+@dataclass(kw_only=True)
+class _Outcome:
+    """Pass/fail state shared by the reports: what failed, where, and whether malformed or false."""
 
     ok: bool
-    exchange: str
-    round: str
-    created: str
-    bundle_digest: str
-    assets: list[AssetReport] = field(default_factory=list)
     failure: str | None = None
     failure_section: str | None = None
     failure_kind: FailureKind | None = None
@@ -157,6 +148,28 @@ class BundleReport:
         self.failure_section = exc.section
         self.failure_kind = failure_kind(exc)
 
+    def _failure_json(self) -> dict[str, Any]:
+        return {
+            "failure": self.failure,
+            "failure_section": self.failure_section,
+            "failure_kind": self.failure_kind,
+        }
+
+
+@dataclass
+class BundleReport(_Outcome):
+    """The result of :func:`verifier.bundle.verify_bundle`.
+
+    ``exchange``, ``round``, ``created`` and ``bundle_digest`` (hex) are empty
+    strings when the manifest could not be read.
+    """
+
+    exchange: str
+    round: str
+    created: str
+    bundle_digest: str
+    assets: list[AssetReport] = field(default_factory=list)
+
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
@@ -166,9 +179,7 @@ class BundleReport:
             "created": self.created,
             "bundle_digest": self.bundle_digest,
             "assets": [a.to_json() for a in self.assets],
-            "failure": self.failure,
-            "failure_section": self.failure_section,
-            "failure_kind": self.failure_kind,
+            **self._failure_json(),
         }
 
 
@@ -224,13 +235,12 @@ class EntryReport:
 
 
 @dataclass
-class PackageReport:
+class PackageReport(_Outcome):
     """The result of :func:`verifier.package.check_package`.
 
     ``proven`` and ``not_proven`` are plain-language sentences for the customer.
     """
 
-    ok: bool
     exchange: str
     round: str
     bundle_digest: str
@@ -238,16 +248,6 @@ class PackageReport:
     entries: list[EntryReport] = field(default_factory=list)
     proven: list[str] = field(default_factory=list)
     not_proven: list[str] = field(default_factory=list)
-    failure: str | None = None
-    failure_section: str | None = None
-    failure_kind: FailureKind | None = None
-
-    def fail(self, exc: ProofError) -> None:
-        """Record ``exc`` as the failure of this report."""
-        self.ok = False
-        self.failure = str(exc)
-        self.failure_section = exc.section
-        self.failure_kind = failure_kind(exc)
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -260,7 +260,5 @@ class PackageReport:
             "entries": [e.to_json() for e in self.entries],
             "proven": list(self.proven),
             "not_proven": list(self.not_proven),
-            "failure": self.failure,
-            "failure_section": self.failure_section,
-            "failure_kind": self.failure_kind,
+            **self._failure_json(),
         }
