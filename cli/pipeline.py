@@ -118,7 +118,12 @@ def gen_ledger(
     """Write a realistic synthetic ledger and reserves (heavy-tailed amounts, 1-3 assets per customer)."""
     from prover.synth import generate_ledger
 
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a directory", section="--out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})", section="--out") from exc
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
     ledger, reserves = generate_ledger(customers, symbols, seed, out)
     _out.print(f"wrote {escape(str(ledger))} and {escape(str(reserves))}")
@@ -237,7 +242,16 @@ def check(
     """Customer check: your balances are committed, included in the Merkle root, and (with --bundle) proven."""
     from verifier.package import check_package
 
-    report = check_package(package, bundle, backend=get_backend(backend))
+    try:
+        report = check_package(package, bundle, backend=get_backend(backend))
+    except ProofError as exc:
+        partial = getattr(exc, "report", None)
+        if not as_json:
+            raise
+        payload = partial.to_json() if partial is not None else {"ok": False}
+        payload.update(ok=False, failure=str(exc), failure_section=exc.section, exit_code=exit_code_for(exc))
+        _print_json(payload)
+        raise typer.Exit(exit_code_for(exc)) from None
     if as_json:
         _print_json(report.to_json())
         return

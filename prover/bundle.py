@@ -251,6 +251,13 @@ def write_bundle(
     """
     started = time.perf_counter()
     bundle_dir, packages_dir = Path(bundle_dir), Path(packages_dir)
+    a, b = bundle_dir.resolve(), packages_dir.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise InputError(
+            f"--out {bundle_dir} and --packages {packages_dir} must be separate directories "
+            "(the bundle is public, the packages are private)",
+            section="--packages",
+        )
     _fresh_target(bundle_dir, "bundle directory")
     _fresh_target(packages_dir, "packages directory")
     num, den = options.min_ratio
@@ -317,8 +324,8 @@ def write_bundle(
 
     # Pass 3: solvency proofs, files, manifest, packages.
     created = options.created or _utc_now()
-    tmp_bundle = bundle_dir.with_name(f".{bundle_dir.name}.tmp-{os.getpid()}")
-    tmp_packages = packages_dir.with_name(f".{packages_dir.name}.tmp-{os.getpid()}")
+    tmp_bundle = bundle_dir.with_name(f".{bundle_dir.name}.bundle-tmp-{os.getpid()}")
+    tmp_packages = packages_dir.with_name(f".{packages_dir.name}.packages-tmp-{os.getpid()}")
     for tmp in (tmp_bundle, tmp_packages):
         if tmp.exists():
             shutil.rmtree(tmp)
