@@ -584,12 +584,7 @@ class Manifest:
         Raises:
             FormatError: too large, not UTF-8 JSON, not canonical, schema or digest mismatch.
         """
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise FormatError(f"manifest: larger than {MAX_MANIFEST_BYTES} bytes")
-        try:
-            obj = json.loads(data.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise FormatError(f"manifest: not valid JSON ({exc})") from exc
+        obj = _load_json(data, MAX_MANIFEST_BYTES, "manifest")
         if not isinstance(obj, dict):
             raise FormatError("manifest: expected a JSON object")
         if canonical_json(obj) + b"\n" != data:
@@ -618,6 +613,20 @@ class Manifest:
 
 def _reject_float(value: str) -> Any:
     raise ValueError(f"non-integer number {value}")
+
+
+def _load_json(data: bytes, limit: int, what: str) -> Any:
+    """Parse UTF-8 JSON of at most ``limit`` bytes with integers only (no floats, NaN or Infinity).
+
+    Raises:
+        FormatError: naming ``what``.
+    """
+    if len(data) > limit:
+        raise FormatError(f"{what}: larger than {limit} bytes")
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FormatError(f"{what}: not valid JSON ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -713,13 +722,7 @@ class Package:
         Raises:
             FormatError: on any malformed field, naming it.
         """
-        if len(data) > MAX_PACKAGE_BYTES:
-            raise FormatError(f"package: larger than {MAX_PACKAGE_BYTES} bytes")
-        try:
-            obj = json.loads(data.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise FormatError(f"package: not valid JSON ({exc})") from exc
-        f = _Fields(obj, "package")
+        f = _Fields(_load_json(data, MAX_PACKAGE_BYTES, "package"), "package")
         f.const("format", PACKAGE_FORMAT)
         f.const("format_version", PACKAGE_FORMAT_VERSION)
         exchange = f.text("exchange", MAX_LABEL_BYTES)
