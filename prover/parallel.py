@@ -22,6 +22,7 @@ from typing import TypeVar
 from circuits.backends import get_backend
 from circuits.errors import ParameterError
 from circuits.generators import BulletproofGens, PedersenGens
+from circuits.group import Point
 from circuits.group import _pool as _group_pool
 from circuits.proofs import RangeProof
 from circuits.relations import Opening, RangeStatement
@@ -100,9 +101,11 @@ def map_in_workers(
     return results
 
 
-def _worker_prove(backend_name: str, job: RangeJob) -> bytes:
-    _, proof = prove_range(job.openings, job.n, context=job.context, backend=get_backend(backend_name), threads=1)
-    return proof.to_bytes()
+def _worker_prove(backend_name: str, job: RangeJob) -> tuple[list[bytes], bytes]:
+    statement, proof = prove_range(
+        job.openings, job.n, context=job.context, backend=get_backend(backend_name), threads=1
+    )
+    return [V.to_bytes() for V in statement.commitments], proof.to_bytes()
 
 
 def prove_ranges(
@@ -137,15 +140,15 @@ def prove_ranges(
         return out
 
     max_nm = max(job.n * len(job.openings) for job in jobs)
-    pc_gens = PedersenGens.default(be)
-    statements = [
-        RangeStatement(tuple(pc_gens.commit(o.v, o.v_blinding) for o in job.openings), job.n, job.context)
-        for job in jobs
-    ]
-    blobs = map_in_workers(
+    results = map_in_workers(
         partial(_worker_prove, be.name), jobs, backend_name=be.name, max_nm=max_nm, workers=n_workers,
         progress=progress,
     )
+    # Workers are parsed like any other source: every point and scalar is validated.
     return [
-        (statement, RangeProof.from_bytes(blob, be)) for statement, blob in zip(statements, blobs, strict=True)
+        (
+            RangeStatement(tuple(Point.from_bytes(V, be) for V in commitments), job.n, job.context),
+            RangeProof.from_bytes(blob, be),
+        )
+        for job, (commitments, blob) in zip(jobs, results, strict=True)
     ]
