@@ -47,14 +47,15 @@ __all__ = [
     "PackageEntry",
     "bundle_digest",
     "canonical_json",
+    "check_header",
     "chunk_context",
+    "data_file_names",
     "encode_header",
     "frame",
     "iter_leaf_records",
     "leaf_hash",
     "leaf_id",
     "node_hash",
-    "parse_header",
     "range_record_size",
     "solvency_commitment",
     "solvency_context",
@@ -296,29 +297,40 @@ def range_record_size(m: int) -> int:
 # Data files
 
 
+def data_file_names(symbol: str) -> dict[str, str]:
+    """Return the names of an asset's data files, by manifest section (§2)."""
+    return {
+        "leaves": f"{symbol}.leaves.bin",
+        "range_proofs": f"{symbol}.rangeproofs.bin",
+        "solvency": f"{symbol}.solvency.bin",
+    }
+
+
 def encode_header(magic: bytes, count: int, record_size: int) -> bytes:
     """Return the 16-byte data-file header (§3)."""
     return magic + struct.pack("<II", count, record_size)
 
 
-def parse_header(data: bytes, magic: bytes, count: int, record_size: int, section: str) -> None:
-    """Check a data file's header and total length against the manifest (§3).
+def check_header(header: bytes, magic: bytes, count: int, record_size: int, section: str) -> None:
+    """Check a data file's 16-byte header against the values the manifest implies (§3).
+
+    The total length (``HEADER_SIZE + count * record_size``) is the manifest's
+    ``size``, which the reader checks separately.
 
     Raises:
         FormatError: naming ``section``, on any mismatch.
     """
-    if len(data) < HEADER_SIZE:
-        raise FormatError(f"{section}: file shorter than its header")
-    if data[:8] != magic:
-        raise FormatError(f"{section}: bad magic {data[:8]!r}, expected {magic!r}")
-    got_count, got_size = struct.unpack_from("<II", data, 8)
-    if got_count != count or got_size != record_size:
-        raise FormatError(
-            f"{section}: header says {got_count} records of {got_size} bytes, manifest implies "
-            f"{count} of {record_size}"
-        )
-    if len(data) != HEADER_SIZE + count * record_size:
-        raise FormatError(f"{section}: length {len(data)} is not {HEADER_SIZE + count * record_size}")
+    if header == encode_header(magic, count, record_size):
+        return
+    if len(header) < HEADER_SIZE:
+        raise FormatError(f"{section}: file shorter than its header", section=section)
+    if header[:8] != magic:
+        raise FormatError(f"{section}: bad magic {header[:8]!r}, expected {magic!r}", section=section)
+    got_count, got_size = struct.unpack_from("<II", header, 8)
+    raise FormatError(
+        f"{section}: header says {got_count} records of {got_size} bytes, manifest implies {count} of {record_size}",
+        section=section,
+    )
 
 
 def iter_leaf_records(body: bytes, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
@@ -450,14 +462,6 @@ class AssetEntry:
         """Number of range-proof chunks."""
         return self.leaf_count // self.chunk_size
 
-    def file_names(self) -> dict[str, str]:
-        """Return the expected names of the asset's data files, by section."""
-        return {
-            "leaves": f"{self.symbol}.leaves.bin",
-            "range_proofs": f"{self.symbol}.rangeproofs.bin",
-            "solvency": f"{self.symbol}.solvency.bin",
-        }
-
     def to_json(self) -> dict[str, Any]:
         """Return the manifest representation."""
         disclosed = None
@@ -514,11 +518,7 @@ class AssetEntry:
             d.done()
             disclosed = (amount, blinding)
         files = f.obj("files")
-        names = {
-            "leaves": f"{symbol}.leaves.bin",
-            "range_proofs": f"{symbol}.rangeproofs.bin",
-            "solvency": f"{symbol}.solvency.bin",
-        }
+        names = data_file_names(symbol)
         leaves = FileEntry.parse(files.obj("leaves"), names["leaves"])
         range_proofs = FileEntry.parse(files.obj("range_proofs"), names["range_proofs"])
         solvency = FileEntry.parse(files.obj("solvency"), names["solvency"])

@@ -46,6 +46,7 @@ from circuits.bundle import (
     Package,
     PackageEntry,
     chunk_context,
+    data_file_names,
     encode_header,
     leaf_hash,
     leaf_id,
@@ -345,6 +346,7 @@ def write_bundle(
             surplus = Opening(den * spec.reserves - num * w.liabilities, (-num * w.blinding_sum) % GROUP_ORDER)
             statement = RangeStatement((V_s,), SOLVENCY_BITS, context)
             solvency_proof = create_range_proof(statement, [surplus])
+            names = data_file_names(spec.symbol)
             leaves_body = np.hstack([w.ids, w.commitments]).tobytes()
             assert len(leaves_body) == w.count * LEAF_RECORD_SIZE
             entries.append(
@@ -360,16 +362,16 @@ def write_bundle(
                     liabilities_commitment=C_L.to_bytes(),
                     disclosed_liabilities=(w.liabilities, w.blinding_sum) if options.disclose_liabilities else None,
                     leaves=_write_file(
-                        tmp_bundle / f"{spec.symbol}.leaves.bin",
+                        tmp_bundle / names["leaves"],
                         encode_header(MAGIC_LEAVES, w.count, LEAF_RECORD_SIZE), leaves_body,
                     ),
                     range_proofs=_write_file(
-                        tmp_bundle / f"{spec.symbol}.rangeproofs.bin",
+                        tmp_bundle / names["range_proofs"],
                         encode_header(MAGIC_RANGE_PROOFS, len(proofs[a]), range_record_size(w.m)),
                         b"".join(proofs[a]),
                     ),
                     solvency=_write_file(
-                        tmp_bundle / f"{spec.symbol}.solvency.bin",
+                        tmp_bundle / names["solvency"],
                         encode_header(MAGIC_SOLVENCY, 1, solvency_proof.serialized_size()),
                         solvency_proof.to_bytes(),
                     ),

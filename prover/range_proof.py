@@ -27,7 +27,7 @@ from circuits.backends import GroupBackend, get_backend
 from circuits.constants import GROUP_ORDER
 from circuits.errors import WitnessError
 from circuits.generators import BulletproofGens, PedersenGens
-from circuits.group import Point, batch_invert, inner_product, msm_raw
+from circuits.group import Point, inner_product, msm_raw
 from circuits.proofs import RangeProof
 from circuits.relations import Opening, RangeStatement, check_bitsize_and_aggregation
 from circuits.schedule import (
@@ -206,7 +206,10 @@ def _prove(
     w = challenge_w(transcript, t_x, t_x_blinding, e_blinding)
     Q = w * B
     ipp_domain_sep(transcript, nm)
-    y_inv_pow = batch_invert(y_pow)
+    y_inv = pow(y, -1, _r)
+    y_inv_pow = [1] * nm
+    for i in range(1, nm):
+        y_inv_pow[i] = y_inv_pow[i - 1] * y_inv % _r
     ipp_proof = prove_inner_product(
         transcript, Q, G, H, y_inv_pow, l_vec, r_vec, pool=pool, refold_every=DEFAULT_REFOLD_EVERY
     )

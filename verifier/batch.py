@@ -13,11 +13,10 @@ already-computed terms, so the error names them.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
-from circuits.constants import GROUP_ORDER
 from circuits.errors import ParameterError, ProofError, VerificationError
+from circuits.group import random_scalar
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from verifier.range_proof import ProofTerms, check_terms, proof_terms
@@ -68,7 +67,7 @@ def verify_batch(statements: Sequence[RangeStatement], proofs: Sequence[RangePro
     for i, (statement, proof) in enumerate(zip(statements, proofs, strict=True)):
         if statement.commitments[0].backend is not backend:
             raise ParameterError("a batch must use one backend")
-        weight = 1 + secrets.randbelow(GROUP_ORDER - 1)
+        weight = random_scalar()
         try:
             terms.append((i, proof_terms(statement, proof, weight)))
         except VerificationError as exc:

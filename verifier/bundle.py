@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -55,8 +54,8 @@ from circuits.bundle import (
     FileEntry,
     Manifest,
     MerkleAccumulator,
+    check_header,
     chunk_context,
-    encode_header,
     iter_leaf_records,
     leaf_hash,
     range_record_size,
@@ -85,7 +84,7 @@ ProgressCallback = Callable[[int, int], None]
 # Files
 
 
-def _section_of(message: str, default: str) -> str:
+def section_of(message: str, default: str) -> str:
     """Return the field path a circuits.bundle message starts with (``"manifest.assets[0].x: ..."``)."""
     head, sep, _ = message.partition(": ")
     if sep and head.startswith(default) and " " not in head:
@@ -115,7 +114,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.from_bytes(data)
     except FormatError as exc:
-        raise FormatError(str(exc), section=_section_of(str(exc), "manifest")) from exc
+        raise FormatError(str(exc), section=section_of(str(exc), "manifest")) from exc
 
 
 def _liabilities_point(manifest: Manifest, backend: GroupBackend) -> list[Point]:
@@ -161,21 +160,6 @@ def _check_file_set(bundle: Path, manifest: Manifest) -> None:
                 raise FormatError(f"{entry.name}: not a regular file", section=entry.name)
 
 
-def _header_error(header: bytes, magic: bytes, count: int, record_size: int, section: str) -> FormatError | None:
-    """Return the error for a header that differs from the one the manifest implies (§3), else ``None``."""
-    if header == encode_header(magic, count, record_size):
-        return None
-    if len(header) < HEADER_SIZE:
-        return FormatError(f"{section}: file shorter than its header", section=section)
-    if header[:8] != magic:
-        return FormatError(f"{section}: bad magic {header[:8]!r}, expected {magic!r}", section=section)
-    got_count, got_size = struct.unpack_from("<II", header, 8)
-    return FormatError(
-        f"{section}: header says {got_count} records of {got_size} bytes, manifest implies {count} of {record_size}",
-        section=section,
-    )
-
-
 def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_size: int) -> None:
     """Check one data file's size, SHA-256 (streamed in 1 MiB blocks), then header (§7 step 2).
 
@@ -198,9 +182,7 @@ def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_si
         raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
     if digest.digest() != entry.sha256:
         raise FormatError(f"{section}: SHA-256 does not match the manifest", section=section)
-    error = _header_error(header, magic, count, record_size, section)
-    if error is not None:
-        raise error
+    check_header(header, magic, count, record_size, section)
 
 
 class RecordReader:
@@ -262,9 +244,7 @@ def read_small_file(path: Path, entry: FileEntry, magic: bytes, record_size: int
         raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
     if len(data) != entry.size or hashlib.sha256(data).digest() != entry.sha256:
         raise FormatError(f"{section}: file changed while being verified", section=section)
-    error = _header_error(data[:HEADER_SIZE], magic, 1, record_size, section)
-    if error is not None:
-        raise error
+    check_header(data[:HEADER_SIZE], magic, 1, record_size, section)
     return data[HEADER_SIZE:]
 
 

@@ -60,6 +60,7 @@ from verifier.bundle import (
     read_manifest,
     read_record,
     read_small_file,
+    section_of,
     verify_solvency,
 )
 from verifier.range_proof import verify_range
@@ -89,10 +90,7 @@ def read_package(path: Path) -> Package:
     try:
         return Package.from_bytes(data)
     except FormatError as exc:
-        message = str(exc)
-        head, sep, _ = message.partition(": ")
-        section = head if sep and head.startswith("package") and " " not in head else "package"
-        raise FormatError(message, section=section) from exc
+        raise FormatError(str(exc), section=section_of(str(exc), "package")) from exc
 
 
 def _fail(entry: EntryReport, name: str, message: str, section: str) -> VerificationError:

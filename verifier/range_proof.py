@@ -16,7 +16,6 @@ MSM over the merged generators.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from circuits.backends.base import RawPoint
 from circuits.constants import GROUP_ORDER
 from circuits.errors import ParameterError, VerificationError
 from circuits.generators import BulletproofGens, PedersenGens
-from circuits.group import batch_invert, msm_raw
+from circuits.group import batch_invert, msm_raw, random_scalar
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from circuits.schedule import (
@@ -40,13 +39,6 @@ from circuits.schedule import (
 __all__ = ["ProofTerms", "delta", "proof_terms", "verify_range"]
 
 _r = GROUP_ORDER
-
-
-def _nonzero_random_scalar() -> int:
-    while True:
-        k = secrets.randbelow(_r)
-        if k:
-            return k
 
 
 def delta(n: int, m: int, y: int, z: int) -> int:
@@ -135,7 +127,7 @@ def proof_terms(statement: RangeStatement, proof: RangeProof, weight: int = 1) -
     ipp_domain_sep(t, nm)
     u = [challenge_u(t, L, R) for L, R in zip(ipp.L_vec, ipp.R_vec, strict=True)]
 
-    c = _nonzero_random_scalar()
+    c = random_scalar()
     weight %= _r
     a, b = ipp.a, ipp.b
     inv = batch_invert([*u, y])
