@@ -39,6 +39,23 @@ BackendOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a report.")]
 
+
+def _parse_digest(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise typer.BadParameter("expected the 64 hex digits of the published bundle digest")
+    return bytes.fromhex(text)
+
+
+DigestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--digest",
+        help="The bundle digest the exchange published (64 hex digits); fail unless the bundle has it.",
+    ),
+]
+
 _RATIO_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
@@ -190,15 +207,19 @@ def verify(
     as_json: JsonOpt = False,
     backend: BackendOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    digest: DigestOpt = None,
 ) -> None:
     """Verify a bundle: digests, encodings, Merkle roots, sums, every range proof, every solvency proof."""
     from verifier.bundle import verify_bundle
 
     be = get_backend(backend)
+    published = _parse_digest(digest)
     started = time.perf_counter()
     try:
         with _progress(not quiet and not as_json) as progress:
-            report = verify_bundle(bundle, backend=be, progress=lambda d, t: progress("verify", d, t))
+            report = verify_bundle(
+                bundle, backend=be, progress=lambda d, t: progress("verify", d, t), published_digest=published
+            )
     except ProofError as exc:
         partial = getattr(exc, "report", None)
         if as_json:
@@ -238,12 +259,20 @@ def check(
     bundle: Annotated[Path | None, typer.Option("--bundle", help="The published bundle directory.")] = None,
     as_json: JsonOpt = False,
     backend: BackendOpt = None,
+    digest: DigestOpt = None,
+    customer_id: Annotated[
+        str | None,
+        typer.Option("--customer-id", help="Your customer id at the exchange; fail if the package is not yours."),
+    ] = None,
 ) -> None:
     """Customer check: your balances are committed, included in the Merkle root, and (with --bundle) proven."""
     from verifier.package import check_package
 
+    published = _parse_digest(digest)
     try:
-        report = check_package(package, bundle, backend=get_backend(backend))
+        report = check_package(
+            package, bundle, backend=get_backend(backend), customer_id=customer_id, published_digest=published
+        )
     except ProofError as exc:
         partial = getattr(exc, "report", None)
         if not as_json:
@@ -324,9 +353,11 @@ def demo(
         _out.print(_asset_table(report.assets))
         _out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s")
 
-        _out.print("\n[bold]4. A customer checks their package[/] (solvency check PACKAGE --bundle bundle)")
+        _out.print(
+            "\n[bold]4. A customer checks their package[/] (solvency check PACKAGE --bundle bundle --digest DIGEST)"
+        )
         first = sorted((work / "packages").glob("*.json"))[0]
-        checked = check_package(first, work / "bundle", backend=be)
+        checked = check_package(first, work / "bundle", backend=be, published_digest=result.manifest.digest)
         for line in checked.proven:
             _out.print(f"   [green]proven[/]: {escape(line)}")
         for line in checked.not_proven:

@@ -71,7 +71,7 @@ from verifier.batch import BatchVerificationError, verify_batch
 from verifier.range_proof import verify_range
 from verifier.report import AssetReport, BundleReport, format_units
 
-__all__ = ["inspect_bundle", "read_manifest", "verify_bundle"]
+__all__ = ["check_published_digest", "inspect_bundle", "read_manifest", "verify_bundle"]
 
 #: Block size for streaming SHA-256 of data files.
 HASH_BLOCK: Final[int] = 1 << 20
@@ -488,21 +488,41 @@ def _asset_report(asset: AssetEntry) -> AssetReport:
     )
 
 
+def check_published_digest(actual: bytes, published: bytes | None, section: str, what: str) -> None:
+    """Require ``actual`` to be the digest the exchange published, if the caller pinned one (§6, §8).
+
+    Pinning the published digest is what defeats equivocation: a bundle shown to
+    one party and a different one shown to another cannot both match it.
+
+    Raises:
+        VerificationError: the digests differ (``section`` as given).
+    """
+    if published is not None and actual != published:
+        raise VerificationError(
+            f"{section}: {what} has digest {actual.hex()}, not the published digest {published.hex()}",
+            section=section,
+        )
+
+
 def verify_bundle(
     path: Path,
     *,
     backend: GroupBackend | None = None,
     batch_chunks: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    published_digest: bytes | None = None,
 ) -> BundleReport:
     """Verify the bundle directory ``path`` (``docs/FORMAT.md`` §7). Returns the report or raises.
 
     ``progress(done_chunks, total_chunks)`` is called after each batch of chunk
     proofs (totals over all assets). ``batch_chunks`` chunk proofs share one MSM.
+    ``published_digest``, if given, is the bundle digest the exchange published: a
+    bundle with another digest fails right after the manifest is read.
 
     Raises:
         FormatError: the bundle is malformed (``exc.section`` names where).
-        VerificationError: the bundle is well formed but a check fails.
+        VerificationError: the bundle is well formed but a check fails, or its
+            digest is not ``published_digest`` (section ``"bundle_digest"``).
         Either carries the partial report as ``exc.report``.
     """
     be = backend or get_backend()
@@ -515,6 +535,7 @@ def verify_bundle(
         report.exchange, report.round, report.created = manifest.exchange, manifest.round, manifest.created
         report.bundle_digest = manifest.digest.hex()
         report.assets = [_asset_report(a) for a in manifest.assets]
+        check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle")
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
         liabilities = _liabilities_point(manifest, be)

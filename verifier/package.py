@@ -56,6 +56,7 @@ from circuits.relations import RangeStatement
 from verifier.bundle import (
     RecordReader,
     check_file,
+    check_published_digest,
     decode_leaf,
     read_manifest,
     read_record,
@@ -274,11 +275,26 @@ def _check_entry_in_bundle(
     )
 
 
-def _sentences(package: Package, manifest: Manifest | None, reports: list[EntryReport]) -> tuple[list[str], list[str]]:
+def _sentences(
+    package: Package, manifest: Manifest | None, reports: list[EntryReport], customer_id_confirmed: bool,
+    digest_pinned: bool,
+) -> tuple[list[str], list[str]]:
     """Return the plain-language ``proven`` and ``not_proven`` lists."""
     proven: list[str] = []
     not_proven: list[str] = []
     digest = package.bundle_digest.hex()
+    if customer_id_confirmed:
+        proven.append(
+            f"The package is for your customer id {package.customer_id!r}, and every leaf id derives from it."
+        )
+    else:
+        not_proven.append(
+            f"The package is for customer id {package.customer_id!r}; that this is YOUR id was not checked "
+            f"(pass --customer-id): a package for someone else would pass too."
+        )
+    if digest_pinned:
+        proven.append(f"The package{' and the bundle' if manifest is not None else ''} match the bundle digest "
+                      f"you gave as the published one, {digest}.")
     for entry, r in zip(package.entries, reports, strict=True):
         S = entry.asset
         if manifest is None:
@@ -328,10 +344,11 @@ def _sentences(package: Package, manifest: Manifest | None, reports: list[EntryR
         not_proven.append(
             f"Your package names bundle digest {digest}; without --bundle it was not compared with any bundle."
         )
-    else:
+    elif not digest_pinned:
         not_proven.append(
             f"This does not prove that this bundle is the one the exchange published to everyone: compare its "
-            f"digest {digest} with the digest the exchange published (for example in a public archive)."
+            f"digest {digest} with the digest the exchange published (for example in a public archive), or pass "
+            f"it as --digest."
         )
     not_proven.append(
         "This does not prove the exchange actually holds the stated reserves; they are attested elsewhere."
@@ -345,13 +362,22 @@ def check_package(
     bundle_path: Path | None = None,
     *,
     backend: GroupBackend | None = None,
+    customer_id: str | None = None,
+    published_digest: bytes | None = None,
 ) -> PackageReport:
     """Run the customer check of ``docs/FORMAT.md`` §8. Returns the report or raises.
 
+    ``customer_id``, if given, is the customer's own id: a package made out to
+    another id fails (an exchange showing two customers the same leaf would have to
+    hand one of them a package for the other's id). ``published_digest``, if given,
+    is the bundle digest the exchange published: the package (and the bundle, with
+    ``bundle_path``) must carry it, which is what defeats equivocation.
+
     Raises:
         FormatError: the package or the bundle is malformed (``exc.section`` names where).
-        VerificationError: a check fails: a wrong amount, blinding, salt or path, or
-            a package for another bundle; with the bundle, a leaf, proof or sum mismatch.
+        VerificationError: a check fails: a wrong amount, blinding, salt or path, a
+            package for another customer, bundle or published digest; with the
+            bundle, a leaf, proof or sum mismatch.
         Either carries the partial report as ``exc.report``.
     """
     be = backend or get_backend()
@@ -360,6 +386,16 @@ def check_package(
         package = read_package(Path(package_path))
         report.exchange, report.round = package.exchange, package.round
         report.bundle_digest = package.bundle_digest.hex()
+        report.customer_id = package.customer_id
+        if customer_id is not None and package.customer_id != customer_id:
+            raise VerificationError(
+                f"package.customer_id: the package is made out to customer id {package.customer_id!r}, "
+                f"not {customer_id!r}",
+                section="package.customer_id",
+            )
+        report.customer_id_confirmed = customer_id is not None
+        check_published_digest(package.bundle_digest, published_digest, "package.bundle_digest", "the package's bundle")
+        report.digest_pinned = published_digest is not None
         pc_gens = PedersenGens.default(be)
         entries = [EntryReport(e.asset, e.decimals, e.amount, e.leaf_index, e.leaf_count) for e in package.entries]
         report.entries = entries
@@ -388,7 +424,9 @@ def check_package(
                     "bundle digest", True, f"the package is for this bundle (digest {_short(manifest.digest)})"
                 )
                 _check_entry_in_bundle(bundle, manifest, i, entry, V, pc_gens, entry_report)
-        report.proven, report.not_proven = _sentences(package, manifest, entries)
+        report.proven, report.not_proven = _sentences(
+            package, manifest, entries, report.customer_id_confirmed, report.digest_pinned
+        )
     except ProofError as exc:
         report.fail(exc)
         exc.report = report  # type: ignore[attr-defined]

@@ -245,6 +245,9 @@ class PackageReport(_Outcome):
     round: str
     bundle_digest: str
     with_bundle: bool
+    customer_id: str = ""
+    customer_id_confirmed: bool = False
+    digest_pinned: bool = False
     entries: list[EntryReport] = field(default_factory=list)
     proven: list[str] = field(default_factory=list)
     not_proven: list[str] = field(default_factory=list)
@@ -257,6 +260,9 @@ class PackageReport(_Outcome):
             "round": self.round,
             "bundle_digest": self.bundle_digest,
             "with_bundle": self.with_bundle,
+            "customer_id": self.customer_id,
+            "customer_id_confirmed": self.customer_id_confirmed,
+            "digest_pinned": self.digest_pinned,
             "entries": [e.to_json() for e in self.entries],
             "proven": list(self.proven),
             "not_proven": list(self.not_proven),
