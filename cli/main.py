@@ -167,3 +167,6 @@ def range_demo(
 from cli import pipeline as _pipeline  # noqa: E402
 
 _pipeline.register(app)
+
+if __name__ == "__main__":
+    app(prog_name="solvency")

@@ -9,6 +9,7 @@ Errors are :class:`~circuits.errors.ProofError` subclasses mapped to exit codes 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -137,10 +138,6 @@ def gen_ledger(
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a directory", section="--out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create the directory ({exc.strerror})", section="--out") from exc
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
     ledger, reserves = generate_ledger(customers, symbols, seed, out)
     _out.print(f"wrote {escape(str(ledger))} and {escape(str(reserves))}")
@@ -323,10 +320,13 @@ def demo(
     from verifier.package import check_package
 
     be = get_backend(backend)
-    if keep is not None and keep.exists():
+    if keep is not None and os.path.lexists(keep):
         raise InputError(f"{keep} already exists", section="--keep")
     work = Path(tempfile.mkdtemp(prefix="zk-solvency-demo-")) if keep is None else keep
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{keep}: cannot create the directory ({exc.strerror})", section="--keep") from exc
     try:
         _out.print(f"[bold]zk-solvency demo[/] in {escape(str(work))} (backend {be.name})\n")
         _out.print("[bold]1. The exchange's private inputs[/] (solvency gen-ledger, solvency keygen)")

@@ -229,10 +229,18 @@ def _utc_now() -> str:
 
 
 def _fresh_target(path: Path, what: str) -> None:
-    if path.exists():
+    # lexists: a dangling symlink or a symlink loop is also "something already there".
+    if os.path.lexists(path):
         raise InputError(f"{path}: {what} already exists; refusing to overwrite", section=str(path))
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: directory does not exist", section=str(path))
+
+
+def _resolve(path: Path, option: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on Python 3.11
+        raise InputError(f"{path}: cannot resolve the path ({exc})", section=option) from exc
 
 
 def write_bundle(
@@ -252,7 +260,7 @@ def write_bundle(
     """
     started = time.perf_counter()
     bundle_dir, packages_dir = Path(bundle_dir), Path(packages_dir)
-    a, b = bundle_dir.resolve(), packages_dir.resolve()
+    a, b = _resolve(bundle_dir, "--out"), _resolve(packages_dir, "--packages")
     if a == b or a in b.parents or b in a.parents:
         raise InputError(
             f"--out {bundle_dir} and --packages {packages_dir} must be separate directories "

@@ -89,14 +89,24 @@ def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange:
 
 
 def _write_atomic(path: Path, fill: Callable[[TextIO], None]) -> None:
-    """Write ``path`` through ``fill`` into a temporary file in the same directory, then rename it."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``path`` through ``fill`` into a temporary file in the same directory, then rename it.
+
+    Raises:
+        InputError: the file cannot be created or replaced (``section`` ``--out``).
+    """
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror})", section="--out") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write ({exc.strerror})", section="--out") from exc
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -187,7 +197,10 @@ def generate_ledger(
         liabilities[a] += amount
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot create the directory ({exc.strerror})", section="--out") from exc
     ledger_path = out_dir / "ledger.csv"
     reserves_path = out_dir / "reserves.json"
 

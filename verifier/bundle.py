@@ -156,7 +156,11 @@ def _check_file_set(bundle: Path, manifest: Manifest) -> None:
             dir_entry = present.get(entry.name)
             if dir_entry is None:
                 raise FormatError(f"{entry.name}: missing", section=entry.name)
-            if not dir_entry.is_file():
+            try:
+                regular = dir_entry.is_file()
+            except OSError:  # a symlink loop
+                regular = False
+            if not regular:
                 raise FormatError(f"{entry.name}: not a regular file", section=entry.name)
 
 
