@@ -30,8 +30,12 @@ from py_ecc.optimized_bls12_381 import (
     normalize,
 )
 
-from circuits.constants import GROUP_ORDER
+from circuits.constants import FIELD_MODULUS, GROUP_ORDER
 from circuits.errors import FormatError
+
+#: Compressed-encoding flags (ZCash serialization, top bits of the first byte).
+_INFINITY_FLAG = 1 << 382
+_SIGN_FLAG = 1 << 381
 
 __all__ = ["ReferenceBackend", "pippenger"]
 
@@ -122,7 +126,16 @@ class ReferenceBackend:
         return int(compress_G1(p)).to_bytes(48, "big")
 
     def decompress_on_curve(self, data: bytes) -> RawPoint:
-        """Decode pre-validated bytes; py_ecc's decompression checks the curve only."""
+        """Decode pre-validated bytes; py_ecc's decompression checks the curve only.
+
+        py_ecc reads a zero x coordinate as the point at infinity even without the
+        infinity flag, so the on-curve points ``(0, +-2)`` (order 3) are decoded here:
+        they must fail the subgroup check, as on the fast backend, not the curve check.
+        """
+        value = int.from_bytes(data, "big")
+        if value & _INFINITY_FLAG == 0 and value % (1 << 381) == 0:
+            y = 2 if value & _SIGN_FLAG == 0 else FIELD_MODULUS - 2  # y^2 = 0^3 + 4; sign flag: the larger root
+            return (FQ(0), FQ(y), FQ.one())
         try:
             return decompress_G1(int.from_bytes(data, "big"))  # type: ignore[arg-type]
         except ValueError as exc:
