@@ -76,6 +76,11 @@ MAX_DECIMALS: Final[int] = 30
 MAX_RATIO_TERM: Final[int] = (1 << 32) - 1
 MAX_ID_BYTES: Final[int] = 256
 MAX_LABEL_BYTES: Final[int] = 256
+#: Bound on JSON nesting, checked before parsing: nothing deeper is parsed, and everything up to half
+#: of it is accepted (a manifest or package needs 5 levels).
+MAX_JSON_DEPTH: Final[int] = 32
+#: Digits allowed in a JSON integer (numbers are below 2^53; larger values are decimal strings).
+MAX_JSON_INT_DIGITS: Final[int] = 20
 RANGE_BITS: Final[int] = 64
 SOLVENCY_BITS: Final[int] = 128
 SYMBOL_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,15}")
@@ -584,10 +589,10 @@ class Manifest:
         Raises:
             FormatError: too large, not UTF-8 JSON, not canonical, schema or digest mismatch.
         """
-        obj = _load_json(data, MAX_MANIFEST_BYTES, "manifest")
+        obj, raw = _load_json(data, MAX_MANIFEST_BYTES, "manifest")
         if not isinstance(obj, dict):
             raise FormatError("manifest: expected a JSON object")
-        if canonical_json(obj) + b"\n" != data:
+        if canonical_json(obj) + b"\n" != raw:
             raise FormatError("manifest: not in canonical form (docs/FORMAT.md §6)")
         f = _Fields(obj, "manifest")
         f.const("format", BUNDLE_FORMAT)
@@ -615,18 +620,72 @@ def _reject_float(value: str) -> Any:
     raise ValueError(f"non-integer number {value}")
 
 
-def _load_json(data: bytes, limit: int, what: str) -> Any:
+def _parse_int(value: str) -> int:
+    if len(value.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise ValueError(f"integer of {len(value)} digits (large numbers are decimal strings)")
+    return int(value)
+
+
+_JSON_STRING_RE: Final[re.Pattern[bytes]] = re.compile(rb'"[^"]*"')
+_NOT_QUOTES_OR_BRACKETS: Final[bytes] = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+
+
+def _check_nesting(data: bytes, what: str) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH``, before parsing it, in linear time.
+
+    The C JSON parser recurses once per level; a document of a few hundred thousand
+    ``[`` would exhaust the C stack (py_ecc raises the interpreter's recursion limit
+    to 100000, so ``RecursionError`` does not come first).
+
+    The bracket skeleton is computed with C-speed passes and little memory:
+    escaped backslashes, then escaped quotes are removed (left to right, as JSON
+    reads them); everything but quotes and brackets is deleted; adjacent quote pairs
+    are removed (which keeps the parity of every later quote); strings that still
+    hold brackets, rare in a real manifest, are removed with a regex. Each reduction
+    pass then deletes innermost ``[]`` pairs, then innermost ``{}`` pairs: at most two
+    levels per pass, because ``bytes.replace`` does not rescan what it produced. So
+    the depth is at most twice the passes that changed something, plus what is left
+    unmatched; the check refuses anything where that bound exceeds ``MAX_JSON_DEPTH``,
+    so it accepts every document at most ``MAX_JSON_DEPTH // 2`` deep.
+    """
+    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_QUOTES_OR_BRACKETS)
+    skeleton = skeleton.replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = _JSON_STRING_RE.sub(b"", skeleton)
+    passes = 0
+    while skeleton and 2 * passes <= MAX_JSON_DEPTH:
+        reduced = skeleton.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == skeleton:
+            break  # unbalanced: json.loads reports it, and the depth is bounded below
+        skeleton, passes = reduced, passes + 1
+    if 2 * passes + len(skeleton) > MAX_JSON_DEPTH:
+        raise FormatError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels (or unbalanced)")
+
+
+def _load_json(data: object, limit: int, what: str) -> tuple[Any, bytes]:
     """Parse UTF-8 JSON of at most ``limit`` bytes with integers only (no floats, NaN or Infinity).
+
+    Returns the parsed value and the input as ``bytes``. The type, size and nesting
+    depth are checked before anything is copied or parsed, and integers are limited to
+    ``MAX_JSON_INT_DIGITS`` digits (whatever the interpreter's own limit).
 
     Raises:
         FormatError: naming ``what``.
     """
-    if len(data) > limit:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise FormatError(f"{what}: expected bytes, got {type(data).__name__}")
+    size = memoryview(data).nbytes
+    if size > limit:
         raise FormatError(f"{what}: larger than {limit} bytes")
+    raw = bytes(data)
+    _check_nesting(raw, what)
     try:
-        return json.loads(data.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float)
+        value = json.loads(
+            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float, parse_int=_parse_int
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"{what}: not valid JSON ({exc})") from exc
+    return value, raw
 
 
 @dataclass(frozen=True)
@@ -722,7 +781,7 @@ class Package:
         Raises:
             FormatError: on any malformed field, naming it.
         """
-        f = _Fields(_load_json(data, MAX_PACKAGE_BYTES, "package"), "package")
+        f = _Fields(_load_json(data, MAX_PACKAGE_BYTES, "package")[0], "package")
         f.const("format", PACKAGE_FORMAT)
         f.const("format_version", PACKAGE_FORMAT_VERSION)
         exchange = f.text("exchange", MAX_LABEL_BYTES)

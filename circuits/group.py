@@ -179,9 +179,10 @@ def _check_encoding(data: object) -> bytes | None:
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FormatError("point encoding must be bytes")
+    size = memoryview(data).nbytes  # checked before copying
+    if size != POINT_SIZE:
+        raise FormatError(f"point encoding must be {POINT_SIZE} bytes, got {size}")
     data = bytes(data)
-    if len(data) != POINT_SIZE:
-        raise FormatError(f"point encoding must be {POINT_SIZE} bytes, got {len(data)}")
     flags = data[0]
     if not flags & _COMPRESSION_FLAG:
         raise FormatError("point encoding lacks the compression flag")

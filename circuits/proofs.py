@@ -75,9 +75,13 @@ def _check_scalars(**fields: int) -> None:
             raise FormatError(f"{name}: scalar is not canonical (must be an int in [0, r))")
 
 
-def _as_bytes(data: object) -> bytes:
+def _as_bytes(data: object, max_size: int) -> bytes:
+    """Return ``data`` as bytes, refusing non-bytes and anything over ``max_size`` before copying it."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FormatError("proof encoding must be bytes")
+    size = memoryview(data).nbytes
+    if size > max_size:
+        raise FormatError(f"proof encoding of {size} bytes is longer than the largest proof ({max_size} bytes)")
     return bytes(data)
 
 
@@ -130,7 +134,7 @@ class InnerProductProof:
         Raises:
             FormatError: on any malformed input.
         """
-        data = _as_bytes(data)
+        data = _as_bytes(data, _IPP_FIXED + _ROUND * MAX_IPP_ROUNDS)
         body = len(data) - _IPP_FIXED
         if body < 0 or body % _ROUND:
             raise FormatError(f"inner-product proof length {len(data)} is not 96k + 64")
@@ -211,7 +215,7 @@ class RangeProof:
             FormatError: unknown version, bad length, non-canonical scalar,
                 invalid point, or trailing bytes.
         """
-        data = _as_bytes(data)
+        data = _as_bytes(data, RangeProof.size_for(MAX_IPP_ROUNDS))
         if not data:
             raise FormatError("empty range proof")
         if data[0] != RANGEPROOF_FORMAT_VERSION:

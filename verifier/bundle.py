@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -92,6 +93,30 @@ def section_of(message: str, default: str) -> str:
     return default
 
 
+def read_bounded(f: IO[bytes], limit: int, what: str) -> bytes:
+    """Read a whole JSON file of at most ``limit`` bytes; memory follows the file's size, not the limit.
+
+    Raises:
+        FormatError: the file is larger than ``limit`` (naming ``what``), or grew while being read.
+    """
+    status = os.fstat(f.fileno())
+    if stat.S_ISREG(status.st_mode):
+        if status.st_size > limit:
+            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
+        data = f.read(status.st_size + 1)
+        if len(data) > status.st_size:
+            raise FormatError(f"{what}: the file changed while being read", section=what)
+        return data
+    blocks = []  # a pipe or a device: no size to trust, read in blocks up to the limit
+    total = 0
+    while block := f.read(min(HASH_BLOCK, limit + 1 - total)):
+        total += len(block)
+        if total > limit:
+            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
+        blocks.append(block)
+    return b"".join(blocks)
+
+
 def read_manifest(path: Path) -> Manifest:
     """Read and validate ``manifest.json`` of the bundle directory ``path`` (§7 step 1).
 
@@ -108,7 +133,7 @@ def read_manifest(path: Path) -> Manifest:
         raise FormatError(f"bundle {str(path)!r} does not exist", section="bundle")
     try:
         with open(manifest_path, "rb") as f:
-            data = f.read(MAX_MANIFEST_BYTES + 1)
+            data = read_bounded(f, MAX_MANIFEST_BYTES, "manifest")
     except OSError as exc:
         raise FormatError(f"manifest: cannot read {MANIFEST_NAME} ({exc.strerror})", section="manifest") from exc
     try:

@@ -58,6 +58,7 @@ from verifier.bundle import (
     check_file,
     check_published_digest,
     decode_leaf,
+    read_bounded,
     read_manifest,
     read_record,
     read_small_file,
@@ -85,7 +86,7 @@ def read_package(path: Path) -> Package:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_PACKAGE_BYTES + 1)
+            data = read_bounded(f, MAX_PACKAGE_BYTES, "package")
     except OSError as exc:
         raise FormatError(f"package: cannot read {str(path)!r} ({exc.strerror})", section="package") from exc
     try:
