@@ -428,7 +428,7 @@ def retyped(value: Any) -> list[Any]:
     if isinstance(value, int) and not isinstance(value, bool):
         out += [value - 1, value + 1, -value, 2**64 + value, 10**4000, str(value)]
     if isinstance(value, str):
-        out += [value.upper(), value + "0", value[:-1], value * 40, value.encode().hex()]
+        out += [value.upper(), value + "0", value[:-1], value * 40, value.encode("utf-8", "surrogatepass").hex()]
         if value.isdigit():
             out += [int(value), "0" + value, "+" + value]
     return out
