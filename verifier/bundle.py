@@ -38,7 +38,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 from circuits.backends import GroupBackend, get_backend
 from circuits.bundle import (
@@ -76,6 +76,8 @@ __all__ = ["check_published_digest", "inspect_bundle", "read_manifest", "verify_
 
 #: Block size for streaming SHA-256 of data files.
 HASH_BLOCK: Final[int] = 1 << 20
+
+_Parsed = TypeVar("_Parsed")
 
 #: ``progress(done_chunks, total_chunks)``.
 ProgressCallback = Callable[[int, int], None]
@@ -120,8 +122,8 @@ def read_bounded(f: IO[bytes], limit: int, what: str) -> bytes:
 def read_manifest(path: Path) -> Manifest:
     """Read and validate ``manifest.json`` of the bundle directory ``path`` (§7 step 1).
 
-    ``path`` may also be the manifest file itself. Reads at most
-    ``MAX_MANIFEST_BYTES + 1`` bytes.
+    ``path`` may also be the manifest file itself. A file over
+    ``MAX_MANIFEST_BYTES`` is refused unread.
 
     Raises:
         FormatError: missing, unreadable, too large, not canonical, schema or digest
@@ -131,15 +133,25 @@ def read_manifest(path: Path) -> Manifest:
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
     if not path.exists():
         raise FormatError(f"bundle {str(path)!r} does not exist", section="bundle")
+    return read_json_file(manifest_path, MAX_MANIFEST_BYTES, "manifest", MANIFEST_NAME, Manifest.from_bytes)
+
+
+def read_json_file(path: Path, limit: int, what: str, name: str, parse: Callable[[bytes], _Parsed]) -> _Parsed:
+    """Read a JSON file of at most ``limit`` bytes and ``parse`` it; errors name ``what`` and the field.
+
+    Raises:
+        FormatError: unreadable (naming ``name``), too large, or rejected by ``parse``;
+            ``section`` is the field path the message starts with, else ``what``.
+    """
     try:
-        with open(manifest_path, "rb") as f:
-            data = read_bounded(f, MAX_MANIFEST_BYTES, "manifest")
+        with open(path, "rb") as f:
+            data = read_bounded(f, limit, what)
     except OSError as exc:
-        raise FormatError(f"manifest: cannot read {MANIFEST_NAME} ({exc.strerror})", section="manifest") from exc
+        raise FormatError(f"{what}: cannot read {name} ({exc.strerror})", section=what) from exc
     try:
-        return Manifest.from_bytes(data)
+        return parse(data)
     except FormatError as exc:
-        raise FormatError(str(exc), section=section_of(str(exc), "manifest")) from exc
+        raise FormatError(str(exc), section=section_of(str(exc), what)) from exc
 
 
 def _liabilities_point(manifest: Manifest, backend: GroupBackend) -> list[Point]:

@@ -58,11 +58,10 @@ from verifier.bundle import (
     check_file,
     check_published_digest,
     decode_leaf,
-    read_bounded,
+    read_json_file,
     read_manifest,
     read_record,
     read_small_file,
-    section_of,
     verify_solvency,
 )
 from verifier.range_proof import verify_range
@@ -79,20 +78,12 @@ def _short(digest: bytes) -> str:
 
 
 def read_package(path: Path) -> Package:
-    """Read and validate a customer package (at most ``MAX_PACKAGE_BYTES + 1`` bytes are read).
+    """Read and validate a customer package (a file over ``MAX_PACKAGE_BYTES`` is refused unread).
 
     Raises:
         FormatError: unreadable or malformed; ``section`` names the field where known.
     """
-    try:
-        with open(path, "rb") as f:
-            data = read_bounded(f, MAX_PACKAGE_BYTES, "package")
-    except OSError as exc:
-        raise FormatError(f"package: cannot read {str(path)!r} ({exc.strerror})", section="package") from exc
-    try:
-        return Package.from_bytes(data)
-    except FormatError as exc:
-        raise FormatError(str(exc), section=section_of(str(exc), "package")) from exc
+    return read_json_file(path, MAX_PACKAGE_BYTES, "package", repr(str(path)), Package.from_bytes)
 
 
 def _fail(entry: EntryReport, name: str, message: str, section: str) -> VerificationError:
