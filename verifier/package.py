@@ -267,15 +267,13 @@ def _check_entry_in_bundle(
     )
 
 
-def _sentences(
-    package: Package, manifest: Manifest | None, reports: list[EntryReport], customer_id_confirmed: bool,
-    digest_pinned: bool,
-) -> tuple[list[str], list[str]]:
+def _sentences(package: Package, manifest: Manifest | None, report: PackageReport) -> tuple[list[str], list[str]]:
     """Return the plain-language ``proven`` and ``not_proven`` lists."""
     proven: list[str] = []
     not_proven: list[str] = []
     digest = package.bundle_digest.hex()
-    if customer_id_confirmed:
+    digest_pinned = report.digest_pinned
+    if report.customer_id_confirmed:
         proven.append(
             f"The package is for your customer id {package.customer_id!r}, and every leaf id derives from it."
         )
@@ -285,9 +283,9 @@ def _sentences(
             f"(pass --customer-id): a package for someone else would pass too."
         )
     if digest_pinned:
-        proven.append(f"The package{' and the bundle' if manifest is not None else ''} match the bundle digest "
-                      f"you gave as the published one, {digest}.")
-    for entry, r in zip(package.entries, reports, strict=True):
+        carriers = "package and the bundle match" if manifest is not None else "package matches"
+        proven.append(f"The {carriers} the bundle digest you gave as the published one, {digest}.")
+    for entry, r in zip(package.entries, report.entries, strict=True):
         S = entry.asset
         if manifest is None:
             proven.append(
@@ -416,9 +414,7 @@ def check_package(
                     "bundle digest", True, f"the package is for this bundle (digest {_short(manifest.digest)})"
                 )
                 _check_entry_in_bundle(bundle, manifest, i, entry, V, pc_gens, entry_report)
-        report.proven, report.not_proven = _sentences(
-            package, manifest, entries, report.customer_id_confirmed, report.digest_pinned
-        )
+        report.proven, report.not_proven = _sentences(package, manifest, report)
     except ProofError as exc:
         report.fail(exc)
         exc.report = report  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ class ReferenceBackend:
             y = 2 if value & _SIGN_FLAG == 0 else FIELD_MODULUS - 2  # y^2 = 0^3 + 4; sign flag: the larger root
             return (FQ(0), FQ(y), FQ.one())
         try:
-            return decompress_G1(int.from_bytes(data, "big"))  # type: ignore[arg-type]
+            return decompress_G1(value)  # type: ignore[arg-type]
         except ValueError as exc:
             raise FormatError("point is not on the BLS12-381 G1 curve") from exc
 
