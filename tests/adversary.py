@@ -44,7 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bundle_factory import CREATED, EXCHANGE, ROUND, load_manifest, resign
+from bundle_factory import (
+    CREATED,
+    EXCHANGE,
+    ROUND,
+    load_manifest,
+    package_skeleton,
+    resign,
+    seeded_rng,
+    seeded_scalar,
+)
 
 from circuits.backends import GroupBackend, get_backend
 from circuits.bundle import (
@@ -114,21 +123,6 @@ def negative(x: int) -> int:
     return (-x) % GROUP_ORDER
 
 
-def _scalar(seed: bytes, *parts: bytes) -> int:
-    h = hashlib.sha512(seed + b"".join(struct.pack("<I", len(p)) + p for p in parts)).digest()
-    return int.from_bytes(h, "little") % GROUP_ORDER or 1
-
-
-def _rng(seed: bytes) -> RandomSource:
-    counter = [0]
-
-    def rng(n: int) -> bytes:
-        counter[0] += 1
-        return hashlib.shake_256(seed + struct.pack("<Q", counter[0])).digest(n)
-
-    return rng
-
-
 @dataclass(frozen=True)
 class CheatLeaf:
     """One leaf as the cheater writes it.
@@ -156,20 +150,20 @@ class CheatLeaf:
 def customer_leaf(symbol: str, customer: str, value: int, *, round_label: str = ROUND, seed: bytes = SEED) -> CheatLeaf:
     """A customer's leaf with the spec's leaf id; salt and blinding derive from ``seed`` (not the round)."""
     salt = hashlib.sha256(seed + b"salt" + symbol.encode() + b"\x00" + customer.encode()).digest()
-    blinding = _scalar(seed, b"blinding", symbol.encode(), customer.encode())
+    blinding = seeded_scalar(seed, b"blinding", symbol.encode(), customer.encode())
     return CheatLeaf(leaf_id(round_label, symbol, customer, salt), value, blinding, customer, salt)
 
 
 def dummy_leaf(symbol: str, j: int, *, seed: bytes = SEED, value: int = 0) -> CheatLeaf:
     """Padding leaf ``j`` of ``symbol`` (a commitment to ``value``, 0 for honest padding)."""
     lid = hashlib.sha256(seed + b"dummy" + symbol.encode() + struct.pack("<Q", j)).digest()
-    return CheatLeaf(lid, value, _scalar(seed, b"dummy", symbol.encode(), struct.pack("<Q", j)))
+    return CheatLeaf(lid, value, seeded_scalar(seed, b"dummy", symbol.encode(), struct.pack("<Q", j)))
 
 
 def fixed_leaf(j: int, value: int, *, seed: bytes = SEED) -> CheatLeaf:
     """A leaf whose id and blinding depend on ``j`` and ``seed`` only (the same in every round and asset)."""
     lid = bytes([j]) + hashlib.sha256(seed + b"fixed" + struct.pack("<Q", j)).digest()[1:]
-    return CheatLeaf(lid, value, _scalar(seed, b"fixed", struct.pack("<Q", j)))
+    return CheatLeaf(lid, value, seeded_scalar(seed, b"fixed", struct.pack("<Q", j)))
 
 
 def sorted_leaves(leaves: Sequence[CheatLeaf]) -> list[CheatLeaf]:
@@ -320,7 +314,7 @@ def write_cheat_bundle(
     """
     be = backend or get_backend("fast")
     pc = PedersenGens.default(be)
-    rng = _rng(seed + b"proofs")
+    rng = seeded_rng(seed + b"proofs")
     out.mkdir()
     made = CheatBundle(out, {}, {})
     asset_objs = []
@@ -410,18 +404,7 @@ def write_cheat_bundle(
         for i, leaf in enumerate(tree_leaves):
             if leaf.customer is None or not 0 <= leaf.value < 1 << 64:
                 continue
-            package = made.packages.setdefault(
-                leaf.customer,
-                {
-                    "format": "zk-solvency-package",
-                    "format_version": 1,
-                    "exchange": exchange,
-                    "round": round_label,
-                    "bundle_digest": "",
-                    "customer_id": leaf.customer,
-                    "entries": [],
-                },
-            )
+            package = made.packages.setdefault(leaf.customer, package_skeleton(exchange, round_label, leaf.customer))
             package["entries"].append(package_entry(S, spec.decimals, leaf, i, len(tree_leaves), root, tree.path(i)))
 
     manifest: dict[str, Any] = {

@@ -178,12 +178,27 @@ class MadeBundle:
         return dest
 
 
-def _scalar(seed: bytes, *parts: bytes) -> int:
+def seeded_scalar(seed: bytes, *parts: bytes) -> int:
+    """A reproducible non-zero scalar from ``seed`` and framed ``parts`` (blindings of test bundles)."""
     h = hashlib.sha512(seed + b"".join(_frame(p) for p in parts)).digest()
     return int.from_bytes(h, "little") % GROUP_ORDER or 1
 
 
-def _rng(seed: bytes) -> Callable[[int], bytes]:
+def package_skeleton(exchange: str, round_label: str, customer: str) -> dict[str, Any]:
+    """A §8 package with no entries yet; ``bundle_digest`` is filled in once the manifest is written."""
+    return {
+        "format": "zk-solvency-package",
+        "format_version": 1,
+        "exchange": exchange,
+        "round": round_label,
+        "bundle_digest": "",
+        "customer_id": customer,
+        "entries": [],
+    }
+
+
+def seeded_rng(seed: bytes) -> Callable[[int], bytes]:
+    """A reproducible byte source for the provers' ``rng`` argument."""
     counter = [0]
 
     def rng(n: int) -> bytes:
@@ -211,7 +226,7 @@ def make_bundle(
     """
     be = backend or get_backend("fast")
     pc = PedersenGens.default(be)
-    rng = _rng(seed + b"rng")
+    rng = seeded_rng(seed + b"rng")
     out.mkdir()
     made = MadeBundle(out, {})
     asset_objs = []
@@ -222,11 +237,11 @@ def make_bundle(
         leaves = []
         for cid, amount in spec.holdings.items():
             salt = hashlib.sha256(seed + b"salt" + _frame(S.encode()) + cid.encode()).digest()
-            blinding = _scalar(seed, b"blinding", S.encode(), cid.encode())
+            blinding = seeded_scalar(seed, b"blinding", S.encode(), cid.encode())
             leaves.append(Leaf(spec_leaf_id(round_label, S, cid, salt), amount, blinding, cid, salt))
         for j in range(n_leaves - len(leaves)):
             dummy_id = hashlib.sha256(seed + b"dummy" + _frame(S.encode()) + struct.pack("<Q", j)).digest()
-            leaves.append(Leaf(dummy_id, 0, _scalar(seed, b"dummy", S.encode(), struct.pack("<Q", j)), None, b""))
+            leaves.append(Leaf(dummy_id, 0, seeded_scalar(seed, b"dummy", S.encode(), struct.pack("<Q", j)), None, b""))
         leaves.sort(key=lambda leaf: leaf.leaf_id)
         for leaf in leaves:
             leaf.V = pc.commit(leaf.amount, leaf.blinding).to_bytes()
@@ -293,18 +308,7 @@ def make_bundle(
         for i, leaf in enumerate(leaves):
             if leaf.customer is None:
                 continue
-            package = made.packages.setdefault(
-                leaf.customer,
-                {
-                    "format": "zk-solvency-package",
-                    "format_version": 1,
-                    "exchange": exchange,
-                    "round": round_label,
-                    "bundle_digest": "",
-                    "customer_id": leaf.customer,
-                    "entries": [],
-                },
-            )
+            package = made.packages.setdefault(leaf.customer, package_skeleton(exchange, round_label, leaf.customer))
             package["entries"].append(
                 {
                     "asset": S,
