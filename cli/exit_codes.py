@@ -3,13 +3,15 @@
 =====  ====================================================================
 code   meaning
 =====  ====================================================================
-0      success
+0      success: everything the verdict states was checked in this run and holds
 1      :class:`~circuits.errors.VerificationError`: the proof or statement is false
 2      usage error (Click's own code for bad options and arguments)
 3      :class:`~circuits.errors.FormatError`: input bytes do not parse
 4      :class:`~circuits.errors.ParameterError`, :class:`~circuits.errors.WitnessError`,
        :class:`~circuits.errors.InputError`: unsupported parameters or invalid input
 5      any other :class:`~circuits.errors.ProofError` (a library error with no class of its own)
+6      partial: every check that ran passed, but the run did not check everything
+       (``check`` without ``--bundle``, or ``check --own-chunk-only``)
 =====  ====================================================================
 
 Only :class:`~circuits.errors.ProofError` is caught. Anything else is a bug and keeps
@@ -32,14 +34,17 @@ from circuits.errors import (
     VerificationError,
     WitnessError,
 )
+from cli.output import err, shown
 
 __all__ = [
     "EXIT_FORMAT",
     "EXIT_INPUT",
     "EXIT_OK",
     "EXIT_OTHER",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "EXIT_VERIFICATION",
+    "error_line",
     "exit_code_for",
     "reports_errors",
 ]
@@ -50,6 +55,7 @@ EXIT_USAGE: Final[int] = 2
 EXIT_FORMAT: Final[int] = 3
 EXIT_INPUT: Final[int] = 4
 EXIT_OTHER: Final[int] = 5
+EXIT_PARTIAL: Final[int] = 6
 
 _EXIT_CODES: Final[dict[type[ProofError], int]] = {
     VerificationError: EXIT_VERIFICATION,
@@ -71,9 +77,9 @@ def exit_code_for(error: ProofError) -> int:
     return EXIT_OTHER
 
 
-def _one_line(error: ProofError) -> str:
-    message = " ".join(str(error).split())
-    return message or type(error).__name__
+def error_line(error: ProofError) -> str:
+    """Return ``error: <message>`` for ``error``, escaped by :func:`cli.output.shown` (one line, no markup)."""
+    return f"error: {shown(str(error) or type(error).__name__)}"
 
 
 def reports_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -87,7 +93,7 @@ def reports_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return command(*args, **kwargs)
         except ProofError as exc:
-            typer.echo(f"error: {_one_line(exc)}", err=True)
+            err.print(error_line(exc))
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper

@@ -1,7 +1,12 @@
-"""The prover: holds the secrets and produces proofs. Imports only :mod:`circuits`."""
+"""The prover: holds the secrets and produces proofs. Imports only :mod:`circuits`.
 
-from circuits.relations import Opening
+The product API is :func:`write_bundle` with its :class:`ProveOptions` (what
+``solvency prove`` calls); :func:`prove_range`, :func:`create_range_proof` and
+:func:`prove_ranges` (with :class:`RangeJob`) are the cryptographic core.
+"""
+
+from prover.bundle import ProveOptions, write_bundle
 from prover.parallel import RangeJob, prove_ranges
 from prover.range_proof import create_range_proof, prove_range
 
-__all__ = ["Opening", "RangeJob", "create_range_proof", "prove_range", "prove_ranges"]
+__all__ = ["ProveOptions", "RangeJob", "create_range_proof", "prove_range", "prove_ranges", "write_bundle"]

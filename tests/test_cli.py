@@ -74,7 +74,8 @@ def _app_raising(exc: BaseException) -> typer.Typer:
 def test_reports_errors_prints_one_line_and_exits_with_the_mapped_code(error_class, code):
     result = runner.invoke(_app_raising(error_class("the reason\nspans lines")))
     assert result.exit_code == code
-    assert result.stderr == "error: the reason spans lines\n"
+    # One line: the newline is shown as a visible escape (cli.output.shown), not printed.
+    assert result.stderr == "error: the reason\\nspans lines\n"
     assert result.stdout == ""
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
@@ -107,7 +108,7 @@ def test_reports_errors_does_not_catch_other_exceptions():
 
 
 def test_demo_small_run_verifies_and_rejects_the_tampered_proof():
-    result = runner.invoke(app, ["range-demo", "--values", "4", "--m", "2", "--n", "8"])
+    result = runner.invoke(app, ["dev", "range-demo", "--values", "4", "--m", "2", "--n", "8"])
     assert result.exit_code == 0, result.output
     assert "all 2 proof(s) verified" in result.stdout
     assert "batch verification passed" in result.stdout
@@ -117,7 +118,7 @@ def test_demo_small_run_verifies_and_rejects_the_tampered_proof():
 
 
 def test_demo_reference_backend():
-    result = runner.invoke(app, ["range-demo", "--values", "2", "--m", "2", "--n", "8", "--backend", "reference"])
+    result = runner.invoke(app, ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "8", "--backend", "reference"])
     assert result.exit_code == 0, result.output
     assert "backend reference" in result.stdout
     assert "tampered proof rejected" in result.stdout
@@ -133,7 +134,7 @@ def test_demo_reference_backend():
     ],
 )
 def test_demo_rejects_bad_parameters(args, code, message):
-    result = runner.invoke(app, ["range-demo", *args])
+    result = runner.invoke(app, ["dev", "range-demo", *args])
     assert result.exit_code == code
     assert message in result.stderr
     assert "Traceback" not in result.output
@@ -141,7 +142,7 @@ def test_demo_rejects_bad_parameters(args, code, message):
 
 def test_demo_unknown_backend_from_environment():
     result = runner.invoke(
-        app, ["range-demo", "--values", "2", "--m", "2", "--n", "8"], env={"SOLVENCY_BACKEND": "x"}
+        app, ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "8"], env={"SOLVENCY_BACKEND": "x"}
     )
     assert result.exit_code == EXIT_INPUT
     assert result.stderr.startswith("error: unknown backend 'x'")

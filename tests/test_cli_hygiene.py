@@ -534,10 +534,10 @@ USER_ERRORS: list[tuple[str, list[str], int, str]] = [
     ("demo-keep-dangling-symlink", ["demo", "--customers", "2", "--keep", "{S}/dangle"], EXIT_INPUT, "dangle"),
     ("demo-keep-symlink-loop", ["demo", "--customers", "2", "--keep", "{S}/loop1"], EXIT_INPUT, "loop1"),
     # range-demo and the app itself
-    ("range-demo-zero-values", ["range-demo", "--values", "0"], EXIT_USAGE, "--values"),
-    ("range-demo-zero-m", ["range-demo", "--m", "0"], EXIT_USAGE, "--m"),
-    ("range-demo-n-not-an-integer", ["range-demo", "--n", "x"], EXIT_USAGE, "--n"),
-    ("range-demo-bit-size-zero", ["range-demo", "--values", "2", "--m", "2", "--n", "0"], EXIT_INPUT, "bit size"),
+    ("range-demo-zero-values", ["dev", "range-demo", "--values", "0"], EXIT_USAGE, "--values"),
+    ("range-demo-zero-m", ["dev", "range-demo", "--m", "0"], EXIT_USAGE, "--m"),
+    ("range-demo-n-not-an-integer", ["dev", "range-demo", "--n", "x"], EXIT_USAGE, "--n"),
+    ("range-demo-bit-size-zero", ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "0"], EXIT_INPUT, "bit size"),
     ("unknown-command", ["frobnicate"], EXIT_USAGE, "No such command"),
 ]
 

@@ -1,0 +1,72 @@
+"""``solvency prove``: commit to every balance, prove ranges and solvency, write the bundle and packages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from circuits.backends import get_backend
+from circuits.errors import ProofError
+from cli.options import BackendOpt, QuietOpt, backend_name, parse_ratio
+from cli.output import out, progress_bars, shown
+
+__all__ = ["prove"]
+
+
+def prove(
+    ledger: Annotated[Path, typer.Option("--ledger", help="CSV: customer_id,asset,amount.")],
+    reserves: Annotated[Path, typer.Option("--reserves", help="Reserves JSON.")],
+    secret: Annotated[Path, typer.Option("--secret", help="Master secret from `solvency keygen`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to create (must not exist).")],
+    packages: Annotated[Path, typer.Option("--packages", help="Private directory for customer packages.")],
+    chunk: Annotated[int, typer.Option("--chunk", help="Leaves per aggregated range proof (power of two).")] = 64,
+    pad_to: Annotated[int | None, typer.Option("--pad-to", help="Pad every asset to this many leaves.")] = None,
+    min_ratio: Annotated[str, typer.Option("--min-ratio", help="Prove reserves >= RATIO x liabilities.")] = "1",
+    disclose_liabilities: Annotated[
+        bool, typer.Option("--disclose-liabilities", help="Publish total liabilities and their opening.")
+    ] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Worker processes [default: all cores].")] = None,
+    verify_after: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Verify the bundle after writing it (self-check).")
+    ] = True,
+    backend: BackendOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Prove solvency: commit to every balance, prove ranges and reserves >= liabilities, write the bundle."""
+    from prover import ProveOptions, write_bundle
+    from prover.keys import load_secret
+    from prover.ledger import load_ledger
+    from prover.reserves import load_reserves
+
+    ratio = parse_ratio(min_ratio)
+    options = ProveOptions(
+        chunk=chunk, pad_to=pad_to, min_ratio=ratio, disclose_liabilities=disclose_liabilities, jobs=jobs,
+        backend_name=backend_name(backend),
+    )
+    master = load_secret(secret)
+    spec = load_reserves(reserves)
+    with progress_bars(not quiet) as progress:
+        rows = load_ledger(ledger, spec, progress=lambda n: progress("read", n, n))
+        result = write_bundle(rows, spec, master, out_dir, packages, options, progress=progress)
+    out.print(
+        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, digest "
+        f"{result.manifest.digest.hex()}) and {result.packages:,} customer packages to "
+        f"{shown(packages)} in {result.seconds:.1f} s"
+    )
+    if verify_after:
+        from verifier import verify_bundle
+
+        try:
+            verify_bundle(out_dir, backend=get_backend(options.backend_name))
+        except ProofError as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            shutil.rmtree(packages, ignore_errors=True)
+            raise type(exc)(f"self-check failed, outputs removed: {exc}") from exc
+        out.print("self-check: the bundle verifies")
+    out.print(
+        "publish the bundle and its digest; send each customer their package from "
+        f"{shown(packages)} (index.csv maps customer ids to files) over a private channel"
+    )

@@ -1,0 +1,115 @@
+r"""How the ``solvency`` commands print: consoles, JSON, progress bars, the asset table, and escaping.
+
+Everything printed that came from a bundle, a package, an input file or an error
+message goes through :func:`shown`, the one escaping function of the CLI: control,
+format, line/paragraph separator, surrogate and unassigned code points are shown
+as visible ``\\n``, ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN`` escapes (so a forged manifest
+cannot move the cursor, start a new line or reorder text with a bidi override),
+and rich markup is escaped (so ``[red]`` prints as typed). JSON output is written
+with ``ensure_ascii``, which escapes the same characters by construction.
+
+Importing this module loads neither :mod:`prover` nor :mod:`verifier`.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from verifier.report import AssetReport
+
+__all__ = [
+    "asset_table",
+    "err",
+    "out",
+    "print_json",
+    "progress_bars",
+    "shown",
+]
+
+#: Standard output and standard error. Markup is on (our own ``[bold]`` tags), emoji codes and
+#: highlighting are off, and lines are never wrapped (a long digest stays one copyable line).
+out: Final = Console(highlight=False, soft_wrap=True, emoji=False)
+err: Final = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+#: General categories shown as escapes: Cc control, Cf format (bidi overrides, zero-width
+#: characters), Zl/Zp line and paragraph separators, Cs surrogates, Cn unassigned.
+_ESCAPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Cn"})
+
+
+_SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(ch: str) -> str:
+    if unicodedata.category(ch) not in _ESCAPED_CATEGORIES:
+        return ch
+    if ch in _SHORT:
+        return _SHORT[ch]
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def shown(value: object) -> str:
+    r"""Return ``str(value)`` safe to print with the consoles of this module.
+
+    Control, format, separator, surrogate and unassigned characters become visible
+    escapes, and rich markup is escaped, so the result prints as one line showing
+    exactly the characters it holds.
+
+    >>> print(shown("a\x1b[2Jb\n\u202e[red]"))
+    a\x1b[2Jb\n\u202e\[red]
+    """
+    return escape("".join(_visible(ch) for ch in str(value)))
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON with sorted keys; non-ASCII is escaped (``ensure_ascii``)."""
+    out.print(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=True), markup=False, highlight=False)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a ``progress(stage, done, total)`` callback drawing rich bars on stderr (a no-op if disabled)."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def asset_table(assets: Sequence[AssetReport]) -> Table:
+    """Return the per-asset table of a bundle verification (every cell from the bundle is escaped)."""
+    table = Table(title_justify="left")
+    for column in ("asset", "leaves", "reserves", "liabilities ≤ reserves", "ratio proven"):
+        table.add_column(column, justify="right" if column != "asset" else "left")
+    for a in assets:
+        num, den = a.min_ratio
+        table.add_row(
+            shown(a.symbol),
+            f"{a.leaf_count:,}",
+            shown(a.format_amount(a.reserves)),
+            "[green]yes[/]" if a.ok else "[red]no[/]",
+            f"≥ {num / den:g}" if a.ok else "-",
+        )
+    return table
