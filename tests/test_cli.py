@@ -118,7 +118,9 @@ def test_demo_small_run_verifies_and_rejects_the_tampered_proof():
 
 
 def test_demo_reference_backend():
-    result = runner.invoke(app, ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "8", "--backend", "reference"])
+    result = runner.invoke(
+        app, ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "8", "--backend", "reference"]
+    )
     assert result.exit_code == 0, result.output
     assert "backend reference" in result.stdout
     assert "tampered proof rejected" in result.stdout

@@ -537,7 +537,8 @@ USER_ERRORS: list[tuple[str, list[str], int, str]] = [
     ("range-demo-zero-values", ["dev", "range-demo", "--values", "0"], EXIT_USAGE, "--values"),
     ("range-demo-zero-m", ["dev", "range-demo", "--m", "0"], EXIT_USAGE, "--m"),
     ("range-demo-n-not-an-integer", ["dev", "range-demo", "--n", "x"], EXIT_USAGE, "--n"),
-    ("range-demo-bit-size-zero", ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "0"], EXIT_INPUT, "bit size"),
+    ("range-demo-bit-size-zero", ["dev", "range-demo", "--values", "2", "--m", "2", "--n", "0"], EXIT_INPUT,
+     "bit size"),
     ("unknown-command", ["frobnicate"], EXIT_USAGE, "No such command"),
 ]
 

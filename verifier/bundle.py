@@ -162,7 +162,9 @@ def _liabilities_point(manifest: Manifest, backend: GroupBackend) -> list[Point]
         try:
             C_L = Point.from_bytes(asset.liabilities_commitment, backend)
         except FormatError as exc:
-            raise FormatError(f"{section}: {exc}", section=section) from exc
+            raise FormatError(
+                f"{section}: {exc}", section=section, file=MANIFEST_NAME, field=f"assets[{i}].liabilities_commitment"
+            ) from exc
         points.append(C_L)
     return points
 
@@ -316,9 +318,9 @@ def decode_leaf(
     try:
         V = decode(encoding, backend)
     except FormatError as exc:
-        raise FormatError(f"{where}: commitment: {exc}", section=where) from exc
+        raise FormatError(f"{where}: commitment: {exc}", section=where, file=section, field=f"record {index}") from exc
     if V.is_identity():
-        raise FormatError(f"{where}: commitment is the identity", section=where)
+        raise FormatError(f"{where}: commitment is the identity", section=where, file=section, field=f"record {index}")
     return V
 
 
@@ -342,10 +344,10 @@ def verify_solvency(
     try:
         proof = RangeProof.from_bytes(record, be)
     except FormatError as exc:
-        raise FormatError(f"{section}: {exc}", section=section) from exc
+        raise FormatError(f"{section}: {exc}", section=section, file=section) from exc
     V_s = solvency_commitment(pc_gens, asset.reserves, asset.num, asset.den, C_L)
     if V_s.is_identity():
-        raise VerificationError(f"{section}: V_s = den*R*B - num*C_L is the identity", section=section)
+        raise VerificationError(f"{section}: V_s = den*R*B - num*C_L is the identity", section=section, file=section)
     context = solvency_context(
         manifest.exchange,
         manifest.round,
@@ -365,12 +367,18 @@ def verify_solvency(
             f"{section}: the solvency proof does not verify: reserves {format_units(asset.reserves, asset.decimals)} "
             f"are not proven to be at least {asset.num}/{asset.den} of the liabilities ({exc})",
             section=section,
+            file=section,
         ) from exc
     if asset.disclosed_liabilities is not None:
         amount, blinding = asset.disclosed_liabilities
         if pc_gens.commit(amount, blinding) != C_L:
             where = f"manifest.assets[{asset_index}].disclosed_liabilities"
-            raise VerificationError(f"{where}: the disclosed opening does not open C_L", section=where)
+            raise VerificationError(
+                f"{where}: the disclosed opening does not open C_L",
+                section=where,
+                file=MANIFEST_NAME,
+                field=f"assets[{asset_index}].disclosed_liabilities",
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -407,7 +415,9 @@ class _ChunkBatch:
                 k = self.chunks[pos]
                 reason = exc.reasons.get(pos, "the range proof does not verify")
                 where = f"{self.section} chunk {k}"
-                self.failure = VerificationError(f"{where}: {reason}", section=where)
+                self.failure = VerificationError(
+                    f"{where}: {reason}", section=where, file=self.section, field=f"chunk {k}"
+                )
         self.chunks, self.statements, self.proofs = [], [], []
         return done
 
@@ -461,7 +471,12 @@ def _verify_asset(
             for i, lid, encoding in iter_leaf_records(leaves.read(m * LEAF_RECORD_SIZE), k * m):
                 if lid <= previous_id:
                     where = f"{leaves_section} record {i}"
-                    raise FormatError(f"{where}: leaf id is not greater than the previous one", section=where)
+                    raise FormatError(
+                        f"{where}: leaf id is not greater than the previous one",
+                        section=where,
+                        file=leaves_section,
+                        field=f"record {i}",
+                    )
                 previous_id = lid
                 V = decode_leaf(i, encoding, be, leaves_section)
                 merkle.push(leaf_hash(lid, i, encoding))
@@ -474,7 +489,9 @@ def _verify_asset(
             try:
                 proof = RangeProof.from_bytes(record, be)
             except FormatError as exc:
-                batch.fail(FormatError(f"{where}: {exc}", section=where))
+                batch.fail(
+                    FormatError(f"{where}: {exc}", section=where, file=asset.range_proofs.name, field=f"chunk {k}")
+                )
                 continue
             context = chunk_context(
                 manifest.exchange, manifest.round, asset.symbol, asset.leaf_count, m, k, asset.merkle_root
@@ -492,6 +509,7 @@ def _verify_asset(
             f"{leaves_section}: the Merkle root of the leaves is {root.hex()}, the manifest says "
             f"{asset.merkle_root.hex()}",
             section=leaves_section,
+            file=leaves_section,
         )
     report.merkle_root_ok = True
     C_L = Point(total, be)
@@ -499,6 +517,7 @@ def _verify_asset(
         raise VerificationError(
             f"{leaves_section}: the sum of the leaves C_L is not the manifest's liabilities_commitment",
             section=leaves_section,
+            file=leaves_section,
         )
     report.sum_ok = True
     if batch.failure is not None:
@@ -529,19 +548,23 @@ def _asset_report(asset: AssetEntry) -> AssetReport:
     )
 
 
-def check_published_digest(actual: bytes, published: bytes | None, section: str, what: str) -> None:
+def check_published_digest(
+    actual: bytes, published: bytes | None, section: str, what: str, *, file: str | None = None
+) -> None:
     """Require ``actual`` to be the digest the exchange published, if the caller pinned one (§6, §8).
 
     Pinning the published digest is what defeats equivocation: a bundle shown to
     one party and a different one shown to another cannot both match it.
 
     Raises:
-        VerificationError: the digests differ (``section`` as given).
+        VerificationError: the digests differ (``section`` and ``file`` as given, field ``bundle_digest``).
     """
     if published is not None and actual != published:
         raise VerificationError(
             f"{section}: {what} has digest {actual.hex()}, not the published digest {published.hex()}",
             section=section,
+            file=file,
+            field="bundle_digest",
         )
 
 
@@ -576,7 +599,7 @@ def verify_bundle(
         report.exchange, report.round, report.created = manifest.exchange, manifest.round, manifest.created
         report.bundle_digest = manifest.digest.hex()
         report.assets = [_asset_report(a) for a in manifest.assets]
-        check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle")
+        check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle", file=MANIFEST_NAME)
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
         liabilities = _liabilities_point(manifest, be)
@@ -592,7 +615,7 @@ def verify_bundle(
             _verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter)
     except ProofError as exc:
         report.fail(exc)
-        exc.report = report  # type: ignore[attr-defined]
+        exc.report = report
         raise
     report.ok = True
     return report

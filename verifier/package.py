@@ -372,6 +372,7 @@ def check_package(
     """
     be = backend or get_backend()
     report = PackageReport(ok=False, exchange="", round="", bundle_digest="", with_bundle=bundle_path is not None)
+    package_file = Path(package_path).name
     try:
         package = read_package(Path(package_path))
         report.exchange, report.round = package.exchange, package.round
@@ -382,9 +383,13 @@ def check_package(
                 f"package.customer_id: the package is made out to customer id {package.customer_id!r}, "
                 f"not {customer_id!r}",
                 section="package.customer_id",
+                file=package_file,
+                field="customer_id",
             )
         report.customer_id_confirmed = customer_id is not None
-        check_published_digest(package.bundle_digest, published_digest, "package.bundle_digest", "the package's bundle")
+        check_published_digest(
+            package.bundle_digest, published_digest, "package.bundle_digest", "the package's bundle", file=package_file
+        )
         report.digest_pinned = published_digest is not None
         pc_gens = PedersenGens.default(be)
         entries = [EntryReport(e.asset, e.decimals, e.amount, e.leaf_index, e.leaf_count) for e in package.entries]
@@ -402,12 +407,16 @@ def check_package(
                     f"package.bundle_digest: the package is for another bundle or round (digest "
                     f"{_short(package.bundle_digest)}, the bundle's is {_short(manifest.digest)})",
                     section="package.bundle_digest",
+                    file=package_file,
+                    field="bundle_digest",
                 )
             if (package.exchange, package.round) != (manifest.exchange, manifest.round):
                 raise VerificationError(
                     f"package: the package is for {package.exchange!r} round {package.round!r}, the bundle for "
                     f"{manifest.exchange!r} round {manifest.round!r}",
                     section="package.round",
+                    file=package_file,
+                    field="round",
                 )
             for i, (entry, V, entry_report) in enumerate(zip(package.entries, commitments, entries, strict=True)):
                 entry_report.add(
@@ -417,7 +426,7 @@ def check_package(
         report.proven, report.not_proven = _sentences(package, manifest, report)
     except ProofError as exc:
         report.fail(exc)
-        exc.report = report  # type: ignore[attr-defined]
+        exc.report = report
         raise
     report.ok = True
     return report

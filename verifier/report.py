@@ -2,9 +2,10 @@
 
 Reports hold public results only (never a customer's blinding or salt), so they
 can be printed or written as JSON. On failure the verifier raises a
-:class:`~circuits.errors.ProofError` and attaches the partial report as
-``exc.report``, with ``failure``, ``failure_section`` and ``failure_kind`` set,
-so a caller can show what passed before the failure.
+:class:`~circuits.errors.ProofError` and attaches the partial report as its
+declared ``report`` attribute, with ``failure``, ``failure_section``,
+``failure_kind``, ``failure_file`` and ``failure_field`` set from the error's
+fields, so a caller can show what passed before the failure.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from circuits.errors import FormatError, ProofError, VerificationError
+from circuits.errors import FailureKind, ProofError
 
 __all__ = [
     "AssetReport",
     "BundleReport",
     "Check",
     "EntryReport",
-    "FailureKind",
     "PackageReport",
-    "failure_kind",
+    "Status",
+    "format_ratio",
     "format_units",
 ]
 
-#: ``"malformed"`` (a :class:`FormatError`), ``"false"`` (a :class:`VerificationError`) or ``None``.
-FailureKind = Literal["malformed", "false"]
+#: The verdict of a run: ``"pass"`` (everything the verdict states was checked and holds),
+#: ``"partial"`` (every check that ran passed, but not everything was checked) or ``"fail"``.
+Status = Literal["pass", "partial", "fail"]
 
 
 def format_units(amount: int, decimals: int) -> str:
@@ -56,15 +58,6 @@ def format_ratio(num: int, den: int) -> str:
     text = format_units(scaled, 6).rstrip("0").rstrip(".")
     exact = scaled * den == num * 10**6
     return f"{num}/{den} ({'' if exact else '~'}{text})"
-
-
-def failure_kind(exc: ProofError) -> FailureKind | None:
-    """Return how an error classifies a failure: malformed input or a false statement."""
-    if isinstance(exc, FormatError):
-        return "malformed"
-    if isinstance(exc, VerificationError):
-        return "false"
-    return None
 
 
 @dataclass
@@ -134,25 +127,37 @@ class AssetReport:
 
 @dataclass(kw_only=True)
 class _Outcome:
-    """Pass/fail state shared by the reports: what failed, where, and whether malformed or false."""
+    """Pass/fail state shared by the reports: what failed, where (section, file, field), and how."""
 
     ok: bool
     failure: str | None = None
     failure_section: str | None = None
     failure_kind: FailureKind | None = None
+    failure_file: str | None = None
+    failure_field: str | None = None
 
     def fail(self, exc: ProofError) -> None:
-        """Record ``exc`` as the failure of this report."""
+        """Record ``exc`` (from its fields) as the failure of this report."""
         self.ok = False
         self.failure = str(exc)
         self.failure_section = exc.section
-        self.failure_kind = failure_kind(exc)
+        self.failure_kind = exc.kind
+        self.failure_file = exc.file
+        self.failure_field = exc.field
+
+    @property
+    def status(self) -> Status:
+        """``"pass"`` once every check passed, else ``"fail"``."""
+        return "pass" if self.ok else "fail"
 
     def _failure_json(self) -> dict[str, Any]:
         return {
+            "status": self.status,
             "failure": self.failure,
             "failure_section": self.failure_section,
             "failure_kind": self.failure_kind,
+            "failure_file": self.failure_file,
+            "failure_field": self.failure_field,
         }
 
 

@@ -12,6 +12,7 @@ from circuits.errors import ProofError
 from cli.exit_codes import exit_code_for
 from cli.options import BackendOpt, DigestOpt, JsonOpt, parse_digest
 from cli.output import out, print_json, shown
+from cli.verdict import verdict_json
 
 __all__ = ["check"]
 
@@ -36,15 +37,12 @@ def check(
             package, bundle, backend=get_backend(backend), customer_id=customer_id, published_digest=published
         )
     except ProofError as exc:
-        partial = getattr(exc, "report", None)
         if not as_json:
             raise
-        payload = partial.to_json() if partial is not None else {"ok": False}
-        payload.update(ok=False, failure=str(exc), failure_section=exc.section, exit_code=exit_code_for(exc))
-        print_json(payload)
+        print_json(verdict_json(exc.report, exc))
         raise typer.Exit(exit_code_for(exc)) from None
     if as_json:
-        print_json(report.to_json())
+        print_json(verdict_json(report))
         return
     out.print("[green bold]PASS[/]")
     for line in report.proven:

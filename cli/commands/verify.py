@@ -13,6 +13,7 @@ from circuits.errors import ProofError
 from cli.exit_codes import exit_code_for
 from cli.options import BackendOpt, DigestOpt, JsonOpt, QuietOpt, parse_digest
 from cli.output import asset_table, out, print_json, progress_bars, shown
+from cli.verdict import verdict_json
 
 __all__ = ["verify"]
 
@@ -26,6 +27,7 @@ def verify(
 ) -> None:
     """Verify a bundle: digests, encodings, Merkle roots, sums, every range proof, every solvency proof."""
     from verifier import verify_bundle
+    from verifier.report import BundleReport
 
     be = get_backend(backend)
     published = parse_digest(digest)
@@ -36,23 +38,17 @@ def verify(
                 bundle, backend=be, progress=lambda d, t: progress("verify", d, t), published_digest=published
             )
     except ProofError as exc:
-        partial = getattr(exc, "report", None)
         if as_json:
-            payload = partial.to_json() if partial is not None else {"ok": False}
-            payload.update(
-                ok=False, failure=str(exc), failure_section=exc.section,
-                failure_kind="false" if exit_code_for(exc) == 1 else "malformed", exit_code=exit_code_for(exc),
-            )
-            print_json(payload)
+            print_json(verdict_json(exc.report, exc))
             raise typer.Exit(exit_code_for(exc)) from None
-        if partial is not None and partial.assets:
-            out.print(asset_table(partial.assets))
+        if isinstance(exc.report, BundleReport) and exc.report.assets:
+            out.print(asset_table(exc.report.assets))
         section = f" [{shown(exc.section)}]" if exc.section else ""
         out.print(f"[red bold]FAIL[/]{section}: {shown(exc)}")
         raise
     elapsed = time.perf_counter() - started
     if as_json:
-        payload = report.to_json()
+        payload = verdict_json(report)
         payload["seconds"] = round(elapsed, 3)
         print_json(payload)
         return
