@@ -7,8 +7,10 @@ Every step runs the real ``solvency`` command in a subprocess, so times include
 interpreter start. Peak RSS is ``ru_maxrss`` of the command's process tree
 (``getrusage(RUSAGE_CHILDREN)`` in a wrapper): the largest single process, which for
 ``prove`` may be the parent or one of its worker processes. ``check_s`` is ``solvency check PACKAGE --bundle
-BUNDLE`` for one customer, the customer's whole experience. ``ratio_*`` fields are
-measured in the same run, because these machines are noisy.
+BUNDLE`` for one customer, the customer's whole experience (every chunk proof of the customer's assets, as
+``verify`` does); ``check_own_chunk_only_s`` is the quick partial check (``--own-chunk-only``, exit 6) and
+``check_without_bundle_s`` the package alone (exit 6). ``ratio_*`` fields are measured in the same run,
+because these machines are noisy.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from pathlib import Path
 ASSETS = ["BTC", "ETH", "USDT", "USDC", "SOL"]
 
 
-def run(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Run ``args``; return (seconds, peak RSS in MB of the process tree's largest process)."""
+def run(args: list[str], cwd: Path, expect: int = 0) -> tuple[float, float]:
+    """Run ``args`` (which must exit ``expect``); return (seconds, peak RSS in MB of the tree's largest process)."""
     code = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
@@ -39,7 +41,7 @@ def run(args: list[str], cwd: Path) -> tuple[float, float]:
         [sys.executable, "-c", code, *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.split()
     seconds, rss_kb, rc = float(out[-3]), int(out[-2]), int(out[-1])
-    if rc != 0:
+    if rc != expect:
         raise SystemExit(f"{' '.join(args)} exited with {rc}")
     return seconds, rss_kb / 1024
 
@@ -75,7 +77,8 @@ def main() -> None:
         verify_s, verify_rss = run([solvency, "verify", "bundle", "--quiet"], work)
         package = sorted((work / "packages").glob("*.json"))[0]
         check_s, check_rss = run([solvency, "check", str(package), "--bundle", "bundle"], work)
-        check_nobundle_s, _ = run([solvency, "check", str(package)], work)
+        check_own_s, _ = run([solvency, "check", str(package), "--bundle", "bundle", "--own-chunk-only"], work, 6)
+        check_nobundle_s, _ = run([solvency, "check", str(package)], work, 6)
         bundle_bytes = sum(f.stat().st_size for f in (work / "bundle").iterdir())
         manifest = json.loads((work / "bundle" / "manifest.json").read_text())
         leaves = sum(a["leaf_count"] for a in manifest["assets"])
@@ -90,6 +93,7 @@ def main() -> None:
         "prove_s": round(prove_s, 3),
         "verify_s": round(verify_s, 3),
         "check_s": round(check_s, 3),
+        "check_own_chunk_only_s": round(check_own_s, 3),
         "check_without_bundle_s": round(check_nobundle_s, 3),
         "peak_rss_mb": round(max(prove_rss, verify_rss, check_rss), 1),
         "prove_peak_rss_mb": round(prove_rss, 1),
@@ -98,6 +102,7 @@ def main() -> None:
         "bundle_bytes": bundle_bytes,
         "ratio_prove_over_verify": round(prove_s / verify_s, 2),
         "ratio_verify_over_check": round(verify_s / check_s, 2),
+        "ratio_check_over_own_chunk_only": round(check_s / check_own_s, 2),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
     }

@@ -82,8 +82,11 @@ def print_json(obj: Any) -> None:
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a ``progress(stage, done, total)`` callback drawing rich bars on stderr (a no-op if disabled)."""
-    if not enabled:
+    """Yield a ``progress(stage, done, total)`` callback drawing rich bars on stderr.
+
+    A no-op if disabled or if stderr is not a terminal (a log or a pipe gets no bar residue).
+    """
+    if not enabled or not err.is_terminal:
         yield lambda stage, done, total: None
         return
     columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

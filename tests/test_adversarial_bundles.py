@@ -690,13 +690,18 @@ def test_identity_or_small_order_leaf_is_malformed(
 
 
 @both_backends
-def test_small_order_leaves_outside_a_customers_chunk_pass_their_check(
+def test_small_order_leaves_outside_a_customers_chunk_fail_the_full_check(
     bad_points: dict[str, CheatBundle], backend_name: str, tmp_path: Path
 ) -> None:
-    """Limit: the customer check decodes leaves outside the customer's chunk without the subgroup check and
-    only compares their sum with C_L; T and 2T cancel, so alice (chunk 0) passes and is told the other
-    chunk was NOT checked. `solvency verify` names the record (test above). Nothing is gained: those leaves
-    enter no proof the customer checks."""
+    """The customer check verifies the customer's assets as `solvency verify` does: alice (chunk 0) is told
+    that record 2 (chunk 1, order-3 torsion) is malformed. Limit of the quick --own-chunk-only check: it
+    decodes leaves outside the customer's chunk without the subgroup check and only compares their sum with
+    C_L; T and 2T cancel, so it passes, PARTIAL (not proven: the other chunks). Nothing is gained: those
+    leaves enter no proof that check relies on, and it says solvency was NOT checked."""
     made = bad_points["torsion"]
-    report = check_accepted(_write(made.package("alice"), tmp_path / "alice.json"), made.path, backend_name)
+    package = _write(made.package("alice"), tmp_path / "alice.json")
+    check_rejected(package, made.path, backend_name, FormatError, "BTC.leaves.bin record 2")
+    report = check_package(package, made.path, backend=get_backend(backend_name), own_chunk_only=True)
+    assert report.ok and report.status == "partial"
     assert any("NOT checked" in line for line in report.not_proven)
+    assert "solvency" not in {c.key for c in report.claims if c.proven}

@@ -45,7 +45,7 @@ from circuits.backends import get_backend
 from circuits.bundle import bundle_digest, canonical_json, frame, leaf_id
 from circuits.constants import GROUP_ORDER
 from circuits.generators import PedersenGens
-from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION
+from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_VERIFICATION
 from cli.main import app
 from prover.amounts import parse_amount
 from prover.keys import LeafSecrets, hkdf_expand, hkdf_extract
@@ -388,8 +388,12 @@ def test_cli_output_holds_no_secret(made: Round) -> None:
             pinned = ("--bundle", str(made.bundle), "--digest", digest, "--customer-id", cid)
             variants += [(), ("--json",), ("--bundle", str(made.bundle)), pinned, (*pinned, "--json")]
         for extra in variants:
-            outputs[f"check {cid!r} {' '.join(extra)}"] = printed(succeeded(solvency("check", path, *extra)))
-    assert json.loads(outputs[f"check {customers[0]!r} --json"])["ok"] is True
+            result = solvency("check", path, *extra)
+            # Without --bundle the check is partial (exit 6): the package alone, nothing about the bundle.
+            assert_clean_exit(result, EXIT_OK if "--bundle" in extra else EXIT_PARTIAL)
+            outputs[f"check {cid!r} {' '.join(extra)}"] = printed(result)
+    assert json.loads(outputs[f"check {customers[0]!r} --json"])["status"] == "partial"
+    assert json.loads(outputs[f"check {customers[0]!r} --bundle {made.bundle} --json"])["ok"] is True
     for label, text in outputs.items():
         assert made.scanner.find(text) == [], label
 

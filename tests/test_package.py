@@ -56,9 +56,11 @@ def _package(made: MadeBundle, customer: str, tmp_path: Path, edit: Any = None) 
     return path
 
 
-def _fails(exc_type: type[ProofError], section: str, package: Path, bundle: Path | None = None) -> ProofError:
+def _fails(
+    exc_type: type[ProofError], section: str, package: Path, bundle: Path | None = None, *, own_chunk_only: bool = False
+) -> ProofError:
     with pytest.raises(exc_type) as info:
-        check_package(package, bundle)
+        check_package(package, bundle, own_chunk_only=own_chunk_only)
     exc = info.value
     assert type(exc) is exc_type, f"{type(exc).__name__}: {exc}"
     assert exc.section == section, str(exc)
@@ -100,7 +102,30 @@ def test_package_alone_passes_and_says_what_was_not_checked(made: MadeBundle, tm
 
 def test_package_with_bundle_checks_everything(made: MadeBundle, tmp_path: Path) -> None:
     report = check_package(_package(made, "user3", tmp_path), made.path)
-    assert report.ok and report.with_bundle
+    assert report.ok and report.with_bundle and (report.scope, report.status) == ("full", "pass")
+    names = [c.name for c in report.entries[0].checks]
+    assert names == [
+        "leaf id",
+        "merkle path",
+        "bundle digest",
+        "asset in bundle",
+        "files",
+        "leaf record",
+        "merkle root",
+        "liabilities sum",
+        "range proofs",
+        "solvency proof",
+    ]
+    assert all(e.ok for e in report.entries)
+    text = " ".join(report.proven)
+    assert made.manifest["bundle_digest"] in text
+    assert "counted in the total BTC liabilities" in text and "5/4" in text
+    assert "range proofs of all 4 BTC chunks" in text
+
+
+def test_package_with_bundle_own_chunk_only_is_partial(made: MadeBundle, tmp_path: Path) -> None:
+    report = check_package(_package(made, "user3", tmp_path), made.path, own_chunk_only=True)
+    assert report.ok and (report.scope, report.status) == ("own-chunk", "partial")
     names = [c.name for c in report.entries[0].checks]
     assert names == [
         "leaf id",
@@ -114,10 +139,8 @@ def test_package_with_bundle_checks_everything(made: MadeBundle, tmp_path: Path)
         "chunk range proof",
         "solvency proof",
     ]
-    assert all(e.ok for e in report.entries)
-    text = " ".join(report.proven)
-    assert made.manifest["bundle_digest"] in text
-    assert "counted in the total BTC liabilities" in text and "5/4" in text
+    assert not any("solvency proof" in s for s in report.proven)
+    assert any("PARTIAL CHECK" in s and "NOT checked" in s and "solvency verify" in s for s in report.not_proven)
     assert not any("--bundle" in s for s in report.not_proven)
     assert any("other customers were included" in s for s in report.not_proven)
     assert any("published" in s for s in report.not_proven)
@@ -277,7 +300,9 @@ def test_false_chunk_proof_is_false(made: MadeBundle, bundle: Path, tmp_path: Pa
     rewrite_file(bundle, "BTC.rangeproofs.bin", lambda d: swap_records(d, k, (k + 1) % 4, record))
     path = _package(made, "user3", tmp_path)
     _repoint(path, bundle)
-    _fails(VerificationError, f"BTC.rangeproofs.bin chunk {k}", path, bundle)
+    # The full check verifies every chunk and names the first false one; the quick check, the customer's own.
+    _fails(VerificationError, f"BTC.rangeproofs.bin chunk {min(k, (k + 1) % 4)}", path, bundle)
+    _fails(VerificationError, f"BTC.rangeproofs.bin chunk {k}", path, bundle, own_chunk_only=True)
 
 
 def test_false_solvency_proof_is_false(made: MadeBundle, bundle: Path, tmp_path: Path) -> None:
@@ -325,8 +350,9 @@ def test_non_subgroup_leaf_in_own_chunk_is_malformed(made: MadeBundle, bundle: P
 def test_non_subgroup_leaf_elsewhere_fails_the_check_and_full_verify_names_it(
     made: MadeBundle, bundle: Path, tmp_path: Path
 ) -> None:
-    """Outside the own chunk, leaves are only summed: the check still fails (root and sum no longer
-    match the manifest), and `verify_bundle` reports the exact malformed record."""
+    """The default check validates every leaf as `verify_bundle` does and names the exact malformed record;
+    the quick --own-chunk-only check only sums leaves outside the own chunk, and still fails (root and sum
+    no longer match the manifest)."""
     from verifier.bundle import verify_bundle
 
     customer = next(c for c, p in made.packages.items() if p["entries"][0]["asset"] == "BTC")
@@ -339,8 +365,11 @@ def test_non_subgroup_leaf_elsewhere_fails_the_check_and_full_verify_names_it(
     _leaf_outside_subgroup(bundle, bad_index)
     path = _package(made, customer, tmp_path)
     _repoint(path, bundle)
-    with pytest.raises(ProofError) as info:
+    with pytest.raises(FormatError) as default:
         check_package(path, bundle)
+    assert default.value.section == f"BTC.leaves.bin record {bad_index}"
+    with pytest.raises(ProofError) as info:
+        check_package(path, bundle, own_chunk_only=True)
     assert info.value.section is not None and info.value.section.startswith("BTC.leaves.bin")
     with pytest.raises(FormatError) as full:
         verify_bundle(bundle)

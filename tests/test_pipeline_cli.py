@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from circuits.bundle import bundle_digest, canonical_json, range_record_size
 from circuits.constants import GROUP_ORDER
-from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_VERIFICATION
+from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_VERIFICATION
 from cli.main import app
 from prover.amounts import format_amount, parse_amount
 
@@ -248,13 +248,18 @@ def test_e2e_check_several_customers_without_bundle(e2e: E2E) -> None:
     packages = packages_of(e2e.packages)
     for cid in _pick_customers(packages):
         path = package_path(e2e.packages, cid)
-        out = succeeded(solvency("check", path)).stdout
-        assert out.startswith("PASS")
+        result = solvency("check", path)
+        assert result.exit_code == EXIT_PARTIAL, result.output  # the package alone: a partial check
+        out = result.stdout
+        assert out.startswith("PARTIAL")
         for entry in packages[cid]["entries"]:
             assert f"Your {entry['asset']} balance" in out
         assert "NOT checked" in out  # without --bundle the proofs are not checked, and it says so
-        report = json.loads(succeeded(solvency("check", path, "--json")).stdout)
-        assert report["ok"] is True and report["with_bundle"] is False
+        result = solvency("check", path, "--json")
+        assert result.exit_code == EXIT_PARTIAL
+        report = json.loads(result.stdout)
+        assert (report["status"], report["ok"], report["exit_code"]) == ("partial", False, EXIT_PARTIAL)
+        assert report["with_bundle"] is False and report["bundle_checked"] is False
         assert [e["asset"] for e in report["entries"]] == [e["asset"] for e in packages[cid]["entries"]]
 
 
@@ -265,7 +270,7 @@ def test_e2e_check_several_customers_with_bundle(e2e: E2E) -> None:
         path = package_path(e2e.packages, cid)
         out = succeeded(solvency("check", path, "--bundle", e2e.bundle)).stdout
         assert out.startswith("PASS")
-        assert "solvency proof shows" in out and "range proof of chunk" in out
+        assert "solvency proof, with every" in out and "range proofs of all" in out
         report = json.loads(succeeded(solvency("check", path, "--bundle", e2e.bundle, "--json")).stdout)
         assert report["ok"] is True and report["with_bundle"] is True
         assert report["bundle_digest"] == manifest_of(e2e.bundle)["bundle_digest"]
@@ -274,7 +279,7 @@ def test_e2e_check_several_customers_with_bundle(e2e: E2E) -> None:
             assert entry["ok"] is True
             assert int(entry["amount"]) == parse_amount(rows[(cid, entry["asset"])], DECIMALS[entry["asset"]])
             names = {c["name"] for c in entry["checks"] if c["passed"]}
-            assert {"leaf id", "merkle path", "bundle digest", "leaf record", "chunk range proof",
+            assert {"leaf id", "merkle path", "bundle digest", "leaf record", "range proofs",
                     "solvency proof"} <= names
         # The report is public: it holds neither the blinding nor the salt.
         for entry in packages[cid]["entries"]:
@@ -748,8 +753,9 @@ def test_resigned_tampered_range_proof_fails_naming_the_chunk(e2e: E2E, tampered
     btc = report["assets"][0]
     assert btc["symbol"] == "BTC" and btc["range_proofs_ok"] is False and btc["ok"] is False
 
-    # An exchange that re-issued packages naming the tampered bundle: the customers whose leaf is in
-    # chunk k catch it; a customer of another chunk is told that chunk was not checked.
+    # An exchange that re-issued packages naming the tampered bundle: every customer's check verifies
+    # all chunks and catches it; the quick --own-chunk-only check of a customer of another chunk is
+    # partial (exit 6) and says the other chunks were not checked.
     def forged(cid: str) -> Path:
         package = json.loads(package_path(e2e.packages, cid).read_bytes())
         package["bundle_digest"] = new_digest
@@ -760,8 +766,10 @@ def test_resigned_tampered_range_proof_fails_naming_the_chunk(e2e: E2E, tampered
     message = refused(solvency("check", forged(chunks[k][0]), "--bundle", tampered), EXIT_VERIFICATION)
     assert message.startswith(f"{section}: ")
     other = next(c for j, cs in sorted(chunks.items()) if j != k for c in cs)
-    out = succeeded(solvency("check", forged(other), "--bundle", tampered)).stdout
-    assert "NOT checked" in out
+    message = refused(solvency("check", forged(other), "--bundle", tampered), EXIT_VERIFICATION)
+    assert message.startswith(f"{section}: ")
+    result = solvency("check", forged(other), "--bundle", tampered, "--own-chunk-only")
+    assert result.exit_code == EXIT_PARTIAL and "NOT checked" in result.stdout
 
 
 # ---------------------------------------------------------------------------

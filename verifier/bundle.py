@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, TypeVar
@@ -72,7 +72,19 @@ from verifier.batch import BatchVerificationError, verify_batch
 from verifier.range_proof import verify_range
 from verifier.report import AssetReport, BundleReport, format_units
 
-__all__ = ["check_published_digest", "inspect_bundle", "read_manifest", "verify_bundle"]
+__all__ = [
+    "ChunkProgress",
+    "LeafWatch",
+    "check_file",
+    "check_published_digest",
+    "file_roles",
+    "inspect_bundle",
+    "liabilities_points",
+    "new_asset_report",
+    "read_manifest",
+    "verify_asset",
+    "verify_bundle",
+]
 
 #: Block size for streaming SHA-256 of data files.
 HASH_BLOCK: Final[int] = 1 << 20
@@ -154,7 +166,7 @@ def read_json_file(path: Path, limit: int, what: str, name: str, parse: Callable
         raise FormatError(str(exc), section=section_of(str(exc), what)) from exc
 
 
-def _liabilities_point(manifest: Manifest, backend: GroupBackend) -> list[Point]:
+def liabilities_points(manifest: Manifest, backend: GroupBackend) -> list[Point]:
     """Decode every asset's ``liabilities_commitment`` as a validated point (part of §7 step 1)."""
     points = []
     for i, asset in enumerate(manifest.assets):
@@ -169,7 +181,7 @@ def _liabilities_point(manifest: Manifest, backend: GroupBackend) -> list[Point]
     return points
 
 
-def _file_roles(asset: AssetEntry) -> list[tuple[FileEntry, bytes, int, int]]:
+def file_roles(asset: AssetEntry) -> list[tuple[FileEntry, bytes, int, int]]:
     """Return ``(file, magic, count, record_size)`` for each data file of ``asset`` (§3)."""
     return [
         (asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE),
@@ -182,7 +194,7 @@ def _check_file_set(bundle: Path, manifest: Manifest) -> None:
     """Require the directory to hold exactly ``manifest.json`` and the listed files (§2, §7 step 2)."""
     expected = {MANIFEST_NAME}
     for asset in manifest.assets:
-        expected.update(entry.name for entry, *_ in _file_roles(asset))
+        expected.update(entry.name for entry, *_ in file_roles(asset))
     try:
         present = {entry.name: entry for entry in os.scandir(bundle)}
     except OSError as exc:
@@ -191,7 +203,7 @@ def _check_file_set(bundle: Path, manifest: Manifest) -> None:
     if extra:
         raise FormatError(f"bundle: unexpected file {extra[0]!r} (the manifest does not list it)", section=extra[0])
     for asset in manifest.assets:
-        for entry, *_ in _file_roles(asset):
+        for entry, *_ in file_roles(asset):
             dir_entry = present.get(entry.name)
             if dir_entry is None:
                 raise FormatError(f"{entry.name}: missing", section=entry.name)
@@ -428,29 +440,46 @@ class _ChunkBatch:
             self.failure = error
 
 
-class _Progress:
+class ChunkProgress:
+    """Counts verified chunk proofs over a whole run and reports ``(done, total)`` to a callback."""
+
     def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        """Start at 0 of ``total`` chunks."""
         self.done = 0
         self.total = total
         self.callback = callback
 
     def advance(self, chunks: int) -> None:
+        """Count ``chunks`` more verified chunks and report the new total."""
         self.done += chunks
         if self.callback is not None and chunks:
             self.callback(self.done, self.total)
 
 
-def _verify_asset(
+#: ``watch[i](leaf_id, encoding)`` is called for leaf record ``i`` as it is streamed.
+LeafWatch = Mapping[int, Callable[[bytes, bytes], None]]
+
+
+def verify_asset(
     bundle: Path,
     manifest: Manifest,
     asset_index: int,
     C_L_manifest: Point,
     pc_gens: PedersenGens,
     report: AssetReport,
-    batch_chunks: int,
-    progress: _Progress,
+    batch_chunks: int = 16,
+    progress: ChunkProgress | None = None,
+    watch: LeafWatch | None = None,
 ) -> None:
-    """Steps 3-5 of §7 for one asset."""
+    """Steps 3-5 of §7 for one asset whose data files passed :func:`check_file`.
+
+    Sets the ``*_ok`` flags of ``report`` as each step passes. ``watch`` lets a
+    caller look at chosen leaf records in the same pass (the customer check
+    compares its own record): ``watch[i]`` is called with record ``i``'s leaf id and
+    commitment bytes right after the record's order check, and may raise.
+    """
+    progress = progress if progress is not None else ChunkProgress(manifest.assets[asset_index].chunk_count, None)
+    watch = watch or {}
     asset = manifest.assets[asset_index]
     be = pc_gens.B.backend
     m = asset.chunk_size
@@ -478,6 +507,8 @@ def _verify_asset(
                         field=f"record {i}",
                     )
                 previous_id = lid
+                if i in watch:
+                    watch[i](lid, encoding)
                 V = decode_leaf(i, encoding, be, leaves_section)
                 merkle.push(leaf_hash(lid, i, encoding))
                 total = add(total, V.raw)
@@ -534,7 +565,8 @@ def _verify_asset(
     report.solvency_ok = True
 
 
-def _asset_report(asset: AssetEntry) -> AssetReport:
+def new_asset_report(asset: AssetEntry) -> AssetReport:
+    """Return the not-yet-verified :class:`AssetReport` of ``asset``."""
     disclosed = None if asset.disclosed_liabilities is None else asset.disclosed_liabilities[0]
     return AssetReport(
         symbol=asset.symbol,
@@ -598,21 +630,21 @@ def verify_bundle(
         manifest = read_manifest(path)
         report.exchange, report.round, report.created = manifest.exchange, manifest.round, manifest.created
         report.bundle_digest = manifest.digest.hex()
-        report.assets = [_asset_report(a) for a in manifest.assets]
+        report.assets = [new_asset_report(a) for a in manifest.assets]
         check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle", file=MANIFEST_NAME)
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
-        liabilities = _liabilities_point(manifest, be)
+        liabilities = liabilities_points(manifest, be)
 
         _check_file_set(path, manifest)
         for asset in manifest.assets:
-            for entry, magic, count, record_size in _file_roles(asset):
+            for entry, magic, count, record_size in file_roles(asset):
                 check_file(path / entry.name, entry, magic, count, record_size)
 
         pc_gens = PedersenGens.default(be)
-        counter = _Progress(sum(a.chunk_count for a in manifest.assets), progress)
+        counter = ChunkProgress(sum(a.chunk_count for a in manifest.assets), progress)
         for i, (asset_report, C_L) in enumerate(zip(report.assets, liabilities, strict=True)):
-            _verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter)
+            verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter)
     except ProofError as exc:
         report.fail(exc)
         exc.report = report
@@ -653,7 +685,7 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
     files_ok = True
     for asset in manifest.assets:
         files = []
-        for role, (entry, *_) in zip(("leaves", "range_proofs", "solvency"), _file_roles(asset), strict=True):
+        for role, (entry, *_) in zip(("leaves", "range_proofs", "solvency"), file_roles(asset), strict=True):
             listed.add(entry.name)
             file_path = path / entry.name
             present = file_path.is_file()

@@ -1,4 +1,4 @@
-r"""The customer check (``docs/FORMAT.md`` §8): is my balance counted?
+r"""The customer check (``docs/FORMAT.md`` §8): is my balance counted, and is the exchange solvent?
 
 Without a bundle, for each entry of the package the customer recomputes
 
@@ -6,24 +6,38 @@ Without a bundle, for each entry of the package the customer recomputes
 * ``leaf_id = SHA256("zk-solvency leaf id v1" || frame(T) || frame(S) || frame(customer_id) || leaf_salt)``,
 * the leaf hash and the Merkle path up to the package's ``merkle_root``.
 
-With the bundle, they also check, per entry: the bundle digest, exchange and
-round; that the manifest's root and leaf count are the package's; that the
-leaves file has the manifest's SHA-256, that its record ``leaf_index`` is
-``(leaf_id, V)``, that all its leaves give the manifest's Merkle root and sum to
-the manifest's ``C_L`` (so the customer's commitment is counted in the
-liabilities); the range proof of the chunk holding the leaf; and the asset's
-solvency proof (with a disclosed opening of ``C_L``, if any).
+That establishes only that the package is self-consistent; nothing about the bundle
+is checked, so the verdict is *partial* (status ``"partial"``, exit 6 in the CLI).
+
+With the bundle (scope ``"full"``, the default), they also check the bundle digest,
+exchange and round, that the manifest's root and leaf count are the package's, and
+then verify each of their assets exactly as ``solvency verify`` does
+(:func:`verifier.bundle.verify_asset`: the data files' SHA-256, every leaf decoded
+with full validation, the Merkle root, ``C_L = sum of the leaves``, EVERY chunk range
+proof batch-verified, the solvency proof and a disclosed opening), looking at their
+own leaf record in the same pass. Solvency needs every chunk proof: one negative
+leaf in any chunk lowers ``C_L`` as much as it likes, so nothing less backs a
+solvency claim.
+
+With ``own_chunk_only`` (scope ``"own-chunk"``) only the chunk proof holding the
+customer's leaf is verified (leaves outside it are only summed): the verdict says
+in plain words that the other chunks, and hence solvency, were NOT checked, and the
+status is ``"partial"``.
+
+Every sentence of the verdict is a :class:`~verifier.report.Claim` naming the
+checks that back it; a proven claim is refused unless they all ran and passed.
 
 Returns a :class:`~verifier.report.PackageReport` or raises
 :class:`~circuits.errors.FormatError` (malformed package or bundle) /
 :class:`~circuits.errors.VerificationError` (a check fails), with ``section``
-(``"package.entries[0]"``, ``"BTC.leaves.bin record 17"``, ...) and the partial
-report as ``exc.report``. The package holds secrets: nothing here logs the
-blinding or the salt, and the report holds neither.
+(``"package.entries[0]"``, ``"BTC.leaves.bin record 17"``, ...), ``file``, ``field``
+and the partial report as ``report``. The package holds secrets: nothing here logs
+the blinding or the salt, and the report holds neither.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -48,24 +62,29 @@ from circuits.bundle import (
     range_record_size,
     verify_merkle_path,
 )
-from circuits.errors import FormatError, ProofError, VerificationError
+from circuits.errors import FormatError, ParameterError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from verifier.bundle import (
+    ChunkProgress,
     RecordReader,
     check_file,
     check_published_digest,
     decode_leaf,
+    file_roles,
+    liabilities_points,
+    new_asset_report,
     read_json_file,
     read_manifest,
     read_record,
     read_small_file,
+    verify_asset,
     verify_solvency,
 )
 from verifier.range_proof import verify_range
-from verifier.report import EntryReport, PackageReport, format_ratio, format_units
+from verifier.report import AssetReport, CheckRef, Claim, EntryReport, PackageReport, Scope, format_ratio, format_units
 
 __all__ = ["check_package", "read_package"]
 
@@ -86,17 +105,24 @@ def read_package(path: Path) -> Package:
     return read_json_file(path, MAX_PACKAGE_BYTES, "package", repr(str(path)), Package.from_bytes)
 
 
-def _fail(entry: EntryReport, name: str, message: str, section: str) -> VerificationError:
+def _fail(
+    entry: EntryReport, name: str, message: str, section: str, *, file: str | None = None, field: str | None = None
+) -> VerificationError:
     """Record a failed check and return the error to raise."""
     entry.add(name, False, message)
-    return VerificationError(f"{section}: {message}", section=section)
+    return VerificationError(f"{section}: {message}", section=section, file=file, field=field)
 
 
-def _check_entry_alone(package: Package, i: int, entry: PackageEntry, V: Point, report: EntryReport) -> None:
+def _check_entry_alone(
+    package: Package, package_file: str, i: int, entry: PackageEntry, V: Point, report: EntryReport
+) -> None:
     """The checks a package allows on its own: leaf id and Merkle path."""
     section = f"package.entries[{i}]"
     if leaf_id(package.round, entry.asset, package.customer_id, entry.leaf_salt) != entry.leaf_id:
-        raise _fail(report, "leaf id", "the leaf id is not the hash of round, asset, customer id and salt", section)
+        raise _fail(
+            report, "leaf id", "the leaf id is not the hash of round, asset, customer id and salt", section,
+            file=package_file, field=f"entries[{i}].leaf_id",
+        )
     report.add("leaf id", True, f"leaf id {_short(entry.leaf_id)} derives from your customer id and salt")
     h = leaf_hash(entry.leaf_id, entry.leaf_index, V.to_bytes())
     try:
@@ -104,7 +130,9 @@ def _check_entry_alone(package: Package, i: int, entry: PackageEntry, V: Point, 
     except FormatError as exc:
         where = f"{section}.merkle_path"
         report.add("merkle path", False, str(exc))
-        raise FormatError(f"{where}: {exc}", section=where) from exc
+        raise FormatError(
+            f"{where}: {exc}", section=where, file=package_file, field=f"entries[{i}].merkle_path"
+        ) from exc
     if root != entry.merkle_root:
         raise _fail(
             report,
@@ -112,6 +140,8 @@ def _check_entry_alone(package: Package, i: int, entry: PackageEntry, V: Point, 
             f"the Merkle path from your commitment (amount {report.amount_display}) does not lead to the root "
             f"{_short(entry.merkle_root)}",
             section,
+            file=package_file,
+            field=f"entries[{i}].merkle_path",
         )
     report.add(
         "merkle path",
@@ -151,12 +181,15 @@ def _scan_leaves(
             for i, lid, encoding in iter_leaf_records(body, first):
                 where = f"{section} record {i}"
                 if lid <= previous_id:
-                    raise FormatError(f"{where}: leaf id is not greater than the previous one", section=where)
+                    raise FormatError(
+                        f"{where}: leaf id is not greater than the previous one",
+                        section=where, file=section, field=f"record {i}",
+                    )
                 previous_id = lid
                 if i == entry.leaf_index and lid + encoding != expected_record:
                     raise _fail(
                         report, "leaf record", "the bundle's leaf at your index is not your (leaf id, commitment)",
-                        where,
+                        where, file=section, field=f"record {i}",
                     )
                 in_chunk = chunk_start <= i < chunk_start + m
                 point = decode_leaf(i, encoding, be, section, subgroup_check=in_chunk)
@@ -173,25 +206,23 @@ def _scan_leaves(
             "merkle root",
             f"the leaves hash to root {_short(root)}, the manifest says {_short(asset.merkle_root)}",
             section,
+            file=section,
         )
     report.add("merkle root", True, f"all {asset.leaf_count} leaves hash to the manifest's root")
     return Point(total, be), chunk
 
 
-def _check_entry_in_bundle(
-    bundle: Path,
-    manifest: Manifest,
-    i: int,
-    entry: PackageEntry,
-    V: Point,
-    pc_gens: PedersenGens,
-    report: EntryReport,
-) -> None:
-    """The checks against the bundle for one entry (§8)."""
+def _asset_in_bundle(
+    manifest: Manifest, package_file: str, i: int, entry: PackageEntry, report: EntryReport
+) -> int:
+    """Find the entry's asset in the manifest and require the package's decimals, root and leaf count."""
     section = f"package.entries[{i}]"
     index = next((k for k, a in enumerate(manifest.assets) if a.symbol == entry.asset), None)
     if index is None:
-        raise _fail(report, "asset in bundle", f"the bundle has no asset {entry.asset}", section)
+        raise _fail(
+            report, "asset in bundle", f"the bundle has no asset {entry.asset}", section,
+            file=package_file, field=f"entries[{i}].asset",
+        )
     asset = manifest.assets[index]
     if asset.decimals != entry.decimals:
         raise _fail(
@@ -199,6 +230,8 @@ def _check_entry_in_bundle(
             "asset in bundle",
             f"the bundle gives {entry.asset} {asset.decimals} decimals, the package {entry.decimals}",
             section,
+            file=package_file,
+            field=f"entries[{i}].decimals",
         )
     if asset.merkle_root != entry.merkle_root or asset.leaf_count != entry.leaf_count:
         raise _fail(
@@ -207,45 +240,137 @@ def _check_entry_in_bundle(
             f"the bundle's {entry.asset} Merkle root and leaf count ({_short(asset.merkle_root)}, {asset.leaf_count}) "
             f"are not the package's ({_short(entry.merkle_root)}, {entry.leaf_count})",
             section,
+            file=package_file,
+            field=f"entries[{i}].merkle_root",
         )
     report.add("asset in bundle", True, f"the manifest's {entry.asset} root and leaf count are the package's")
+    return index
 
+
+#: The steps of :func:`verifier.bundle.verify_asset`, in order: (flag of the asset report, check name).
+_ASSET_STEPS: Final = (
+    ("merkle_root_ok", "merkle root"),
+    ("sum_ok", "liabilities sum"),
+    ("range_proofs_ok", "range proofs"),
+    ("solvency_ok", "solvency proof"),
+)
+
+
+def _asset_step_detail(name: str, asset: AssetEntry) -> str:
+    if name == "merkle root":
+        return f"all {asset.leaf_count} leaves hash to the manifest's root"
+    if name == "liabilities sum":
+        return f"your commitment is one of the {asset.leaf_count} leaves summing to C_L"
+    if name == "range proofs":
+        return (
+            f"all {asset.chunk_count} chunk range proofs verify: every one of the {asset.leaf_count} committed "
+            f"balances is in [0, 2^64)"
+        )
+    return (
+        f"reserves {format_units(asset.reserves, asset.decimals)} {asset.symbol} >= "
+        f"{format_ratio(asset.num, asset.den)} x liabilities"
+    )
+
+
+def _record_asset_steps(
+    report: EntryReport, asset: AssetEntry, verified: AssetReport, error: ProofError | None
+) -> None:
+    """Turn the flags :func:`verify_asset` set into checks: the passed steps, then the failed one (if any)."""
+    for flag, name in _ASSET_STEPS:
+        if getattr(verified, flag):
+            report.add(name, True, _asset_step_detail(name, asset))
+            continue
+        if error is not None and (not report.checks or report.checks[-1].passed):
+            failed = "leaf records" if isinstance(error, FormatError) and flag == "merkle_root_ok" else name
+            report.add(failed, False, str(error))
+        return
+
+
+def _check_whole_asset(
+    bundle: Path,
+    manifest: Manifest,
+    index: int,
+    C_L: Point,
+    entry: PackageEntry,
+    V: Point,
+    pc_gens: PedersenGens,
+    report: EntryReport,
+    batch_chunks: int,
+    progress: ChunkProgress,
+) -> None:
+    """Scope ``"full"``: verify the entry's asset as ``solvency verify`` does, watching the customer's own record."""
+    asset = manifest.assets[index]
+    for file_entry, magic, count, record_size in file_roles(asset):
+        check_file(bundle / file_entry.name, file_entry, magic, count, record_size)
+    report.add("files", True, f"the {entry.asset} data files have the manifest's SHA-256 digests")
+    expected = entry.leaf_id + V.to_bytes()
+    leaves = asset.leaves.name
+
+    def own_record(lid: bytes, encoding: bytes) -> None:
+        if lid + encoding != expected:
+            raise _fail(
+                report, "leaf record", "the bundle's leaf at your index is not your (leaf id, commitment)",
+                f"{leaves} record {entry.leaf_index}", file=leaves, field=f"record {entry.leaf_index}",
+            )
+        report.add("leaf record", True, f"record {entry.leaf_index} of {leaves} is your leaf id and commitment")
+
+    verified = new_asset_report(asset)
+    try:
+        verify_asset(
+            bundle, manifest, index, C_L, pc_gens, verified, batch_chunks, progress, {entry.leaf_index: own_record}
+        )
+    except ProofError as exc:
+        _record_asset_steps(report, asset, verified, exc)
+        raise
+    _record_asset_steps(report, asset, verified, None)
+
+
+def _check_own_chunk(
+    bundle: Path,
+    manifest: Manifest,
+    index: int,
+    C_L_manifest: Point,
+    entry: PackageEntry,
+    V: Point,
+    pc_gens: PedersenGens,
+    report: EntryReport,
+) -> None:
+    """Scope ``"own-chunk"``: the customer's record, root and sum, their own chunk proof, the solvency proof."""
+    asset = manifest.assets[index]
     m = asset.chunk_size
     proof_size = range_record_size(m)
     solvency_size = RangeProof.size_for(SOLVENCY_BITS.bit_length() - 1)
     check_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE)
     check_file(bundle / asset.range_proofs.name, asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, proof_size)
-    report.add("files", True, f"the {entry.asset} data files have the manifest's SHA-256 digests")
+    report.add("files", True, f"the {entry.asset} leaves and range-proof files have the manifest's SHA-256 digests")
 
     C_L, chunk = _scan_leaves(bundle, asset, entry, V, report)
-    liabilities_section = f"manifest.assets[{index}].liabilities_commitment"
-    try:
-        C_L_manifest = Point.from_bytes(asset.liabilities_commitment, V.backend)
-    except FormatError as exc:
-        raise FormatError(f"{liabilities_section}: {exc}", section=liabilities_section) from exc
     if C_L != C_L_manifest:
         raise _fail(
             report,
             "liabilities sum",
             "the leaves do not sum to the manifest's liabilities commitment",
             asset.leaves.name,
+            file=asset.leaves.name,
         )
     report.add("liabilities sum", True, f"your commitment is one of the {asset.leaf_count} leaves summing to C_L")
 
     k = entry.leaf_index // m
-    where = f"{asset.range_proofs.name} chunk {k}"
-    record = read_record(bundle / asset.range_proofs.name, asset.range_proofs, k, proof_size)
+    name = asset.range_proofs.name
+    where = f"{name} chunk {k}"
+    record = read_record(bundle / name, asset.range_proofs, k, proof_size)
     try:
         proof = RangeProof.from_bytes(record, V.backend)
     except FormatError as exc:
         report.add("chunk range proof", False, str(exc))
-        raise FormatError(f"{where}: {exc}", section=where) from exc
+        raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"chunk {k}") from exc
     context = chunk_context(manifest.exchange, manifest.round, asset.symbol, asset.leaf_count, m, k, asset.merkle_root)
     try:
         verify_range(RangeStatement(tuple(chunk), RANGE_BITS, context), proof)
     except VerificationError as exc:
         raise _fail(
-            report, "chunk range proof", f"the range proof of chunk {k} does not verify ({exc})", where
+            report, "chunk range proof", f"the range proof of chunk {k} does not verify ({exc})", where,
+            file=name, field=f"chunk {k}",
         ) from exc
     report.add(
         "chunk range proof",
@@ -262,89 +387,142 @@ def _check_entry_in_bundle(
     report.add(
         "solvency proof",
         True,
-        f"reserves {format_units(asset.reserves, asset.decimals)} {asset.symbol} >= "
-        f"{format_ratio(asset.num, asset.den)} x liabilities",
+        f"the solvency proof verifies for reserves {format_units(asset.reserves, asset.decimals)} {asset.symbol} "
+        f"against C_L (which rests on every chunk proof, not all checked here)",
     )
 
 
-def _sentences(package: Package, manifest: Manifest | None, report: PackageReport) -> tuple[list[str], list[str]]:
-    """Return the plain-language ``proven`` and ``not_proven`` lists."""
-    proven: list[str] = []
-    not_proven: list[str] = []
+def _claims(package: Package, manifest: Manifest | None, report: PackageReport) -> None:
+    """State the verdict: each sentence a :class:`Claim`, each proven one backed by the checks that ran."""
     digest = package.bundle_digest.hex()
-    digest_pinned = report.digest_pinned
+
+    def proven(key: str, text: str, asset: str | None, *checks: tuple[str | None, str]) -> None:
+        report.claim(Claim(key, text, True, asset, tuple(CheckRef(a, n) for a, n in checks)))
+
+    def not_proven(key: str, text: str, asset: str | None = None) -> None:
+        report.claim(Claim(key, text, False, asset))
+
     if report.customer_id_confirmed:
-        proven.append(
-            f"The package is for your customer id {package.customer_id!r}, and every leaf id derives from it."
+        proven(
+            "customer_id",
+            f"The package is for your customer id {package.customer_id!r}, and every leaf id derives from it.",
+            None, (None, "customer id"), *((e.asset, "leaf id") for e in package.entries),
         )
     else:
-        not_proven.append(
+        not_proven(
+            "customer_id",
             f"The package is for customer id {package.customer_id!r}; that this is YOUR id was not checked "
-            f"(pass --customer-id): a package for someone else would pass too."
+            f"(pass --customer-id): a package for someone else would pass too.",
         )
-    if digest_pinned:
-        carriers = "package and the bundle match" if manifest is not None else "package matches"
-        proven.append(f"The {carriers} the bundle digest you gave as the published one, {digest}.")
+    if report.digest_pinned:
+        if manifest is not None:
+            proven(
+                "published_digest",
+                f"The package and the bundle match the bundle digest you gave as the published one, {digest}.",
+                None, (None, "published digest"), *((e.asset, "bundle digest") for e in package.entries),
+            )
+        else:
+            proven(
+                "published_digest",
+                f"The package names the bundle digest you gave as the published one, {digest}.",
+                None, (None, "published digest"),
+            )
     for entry, r in zip(package.entries, report.entries, strict=True):
         S = entry.asset
         if manifest is None:
-            proven.append(
+            proven(
+                "committed_in_package",
                 f"Your {S} balance {r.amount_display} is committed in leaf {entry.leaf_index} of {entry.leaf_count} "
-                f"under the {S} Merkle root {entry.merkle_root.hex()} stated in your package."
+                f"under the {S} Merkle root {entry.merkle_root.hex()} stated in your package.",
+                S, (S, "leaf id"), (S, "merkle path"),
             )
             continue
         asset = next(a for a in manifest.assets if a.symbol == S)
         k = entry.leaf_index // asset.chunk_size
-        proven.append(
+        proven(
+            "committed",
             f"Your {S} balance {r.amount_display} is committed in leaf {entry.leaf_index} of {entry.leaf_count} of "
-            f"the bundle with digest {digest}."
+            f"the bundle with digest {digest}.",
+            S, (S, "leaf id"), (S, "merkle path"), (S, "bundle digest"), (S, "asset in bundle"), (S, "files"),
+            (S, "leaf record"), (S, "merkle root"),
         )
-        proven.append(
+        proven(
+            "counted",
             f"Your {S} commitment is counted in the total {S} liabilities: all {asset.leaf_count} leaves of the "
-            f"bundle sum to its liabilities commitment."
-        )
-        proven.append(
-            f"The range proof of chunk {k} shows that your committed balance and the others in that chunk are each "
-            f"between 0 and 2^64 base units (none is negative)."
+            f"bundle sum to its liabilities commitment.",
+            S, (S, "leaf record"), (S, "liabilities sum"),
         )
         if asset.den == 1 and asset.num == 1:
             ratio = "at least the total"
         else:
             ratio = f"at least {format_ratio(asset.num, asset.den)} times the total"
-        proven.append(
-            f"The {S} solvency proof shows that the stated reserves of {format_units(asset.reserves, asset.decimals)} "
-            f"{S} are {ratio} {S} liabilities, your balance included."
-        )
-        if asset.disclosed_liabilities is not None:
-            proven.append(
-                f"The exchange disclosed total {S} liabilities of "
-                f"{format_units(asset.disclosed_liabilities[0], asset.decimals)} {S}, and that opening was checked."
+        reserves = f"{format_units(asset.reserves, asset.decimals)} {S}"
+        if report.scope == "full":
+            proven(
+                "range_all_chunks",
+                f"The range proofs of all {asset.chunk_count} {S} chunks show that every committed {S} balance, "
+                f"yours included, is between 0 and 2^64 base units (none is negative).",
+                S, (S, "range proofs"),
             )
-        if asset.chunk_count > 1:
-            not_proven.append(
-                f"The range proofs of the other {asset.chunk_count - 1} {S} chunks were NOT checked here; "
-                f"`solvency verify` on the bundle checks them all."
+            proven(
+                "solvency",
+                f"The {S} solvency proof, with every {S} balance proven non-negative, shows that the stated reserves "
+                f"of {reserves} are {ratio} {S} liabilities, your balance included.",
+                S, (S, "liabilities sum"), (S, "range proofs"), (S, "solvency proof"),
+            )
+        else:
+            proven(
+                "range_own_chunk",
+                f"The range proof of chunk {k} shows that your committed balance and the others in that chunk are "
+                f"each between 0 and 2^64 base units (none is negative).",
+                S, (S, "chunk range proof"),
+            )
+            others = (
+                f"the range proofs of the other {asset.chunk_count - 1} {S} chunks"
+                if asset.chunk_count > 1 else f"the {S} range proofs beyond your chunk"
+            )
+            not_proven(
+                "solvency_unchecked",
+                f"PARTIAL CHECK (--own-chunk-only): {others} were NOT checked here, so it was NOT checked that no "
+                f"{S} balance is negative, and hence NOT that the reserves of {reserves} cover the {S} "
+                f"liabilities: solvency rests on the full `solvency verify` of the bundle (or this check without "
+                f"--own-chunk-only).",
+                S,
+            )
+        if asset.disclosed_liabilities is not None:
+            proven(
+                "disclosed",
+                f"The exchange disclosed total {S} liabilities of "
+                f"{format_units(asset.disclosed_liabilities[0], asset.decimals)} {S}, and that opening was checked.",
+                S, (S, "solvency proof"),
             )
     if manifest is None:
         symbols = ", ".join(e.asset for e in package.entries)
-        not_proven.append(
-            f"The bundle's {symbols} range proofs and solvency proofs were NOT checked, and your leaf was not "
-            f"looked up in the bundle (run with --bundle)."
+        not_proven(
+            "bundle_unchecked",
+            f"PARTIAL CHECK (no --bundle): the package is self-consistent, but nothing about the bundle was "
+            f"checked: its {symbols} range proofs and solvency proofs were NOT checked, and your leaf was not "
+            f"looked up in it (run with --bundle).",
         )
-        not_proven.append(
-            f"Your package names bundle digest {digest}; without --bundle it was not compared with any bundle."
+        not_proven(
+            "digest_unmatched",
+            f"Your package names bundle digest {digest}; without --bundle it was not compared with any bundle.",
         )
-    elif not digest_pinned:
-        not_proven.append(
+    elif not report.digest_pinned:
+        not_proven(
+            "published_digest",
             f"This does not prove that this bundle is the one the exchange published to everyone: compare its "
             f"digest {digest} with the digest the exchange published (for example in a public archive), or pass "
-            f"it as --digest."
+            f"it as --digest.",
         )
-    not_proven.append(
-        "This does not prove the exchange actually holds the stated reserves; they are attested elsewhere."
+    not_proven(
+        "reserves_held",
+        "This does not prove the exchange actually holds the stated reserves; they are attested elsewhere.",
     )
-    not_proven.append("This does not prove other customers were included; each customer must check their own package.")
-    return proven, not_proven
+    not_proven(
+        "others_included",
+        "This does not prove other customers were included; each customer must check their own package.",
+    )
 
 
 def check_package(
@@ -354,6 +532,9 @@ def check_package(
     backend: GroupBackend | None = None,
     customer_id: str | None = None,
     published_digest: bytes | None = None,
+    own_chunk_only: bool = False,
+    batch_chunks: int = 16,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PackageReport:
     """Run the customer check of ``docs/FORMAT.md`` §8. Returns the report or raises.
 
@@ -363,40 +544,60 @@ def check_package(
     is the bundle digest the exchange published: the package (and the bundle, with
     ``bundle_path``) must carry it, which is what defeats equivocation.
 
+    With ``bundle_path`` every asset of the package is verified as ``solvency
+    verify`` verifies it (all chunk proofs, ``batch_chunks`` per MSM;
+    ``progress(done, total)`` counts chunks), unless ``own_chunk_only``: then only
+    the chunk holding each leaf is, and the report's scope is ``"own-chunk"``
+    (status ``"partial"``). Without ``bundle_path`` the scope is ``"package"``
+    (status ``"partial"`` as well).
+
     Raises:
         FormatError: the package or the bundle is malformed (``exc.section`` names where).
         VerificationError: a check fails: a wrong amount, blinding, salt or path, a
             package for another customer, bundle or published digest; with the
             bundle, a leaf, proof or sum mismatch.
-        Either carries the partial report as ``exc.report``.
+        ParameterError: ``own_chunk_only`` without a bundle, or ``batch_chunks`` < 1.
+        Each carries the partial report as ``exc.report``.
     """
     be = backend or get_backend()
-    report = PackageReport(ok=False, exchange="", round="", bundle_digest="", with_bundle=bundle_path is not None)
+    if own_chunk_only and bundle_path is None:
+        raise ParameterError("own_chunk_only needs the bundle")
+    if batch_chunks < 1:
+        raise ParameterError(f"batch_chunks must be at least 1, got {batch_chunks}")
+    scope: Scope = "package" if bundle_path is None else "own-chunk" if own_chunk_only else "full"
+    report = PackageReport(
+        ok=False, exchange="", round="", bundle_digest="", with_bundle=bundle_path is not None, scope=scope
+    )
     package_file = Path(package_path).name
     try:
         package = read_package(Path(package_path))
         report.exchange, report.round = package.exchange, package.round
         report.bundle_digest = package.bundle_digest.hex()
         report.customer_id = package.customer_id
-        if customer_id is not None and package.customer_id != customer_id:
-            raise VerificationError(
-                f"package.customer_id: the package is made out to customer id {package.customer_id!r}, "
-                f"not {customer_id!r}",
-                section="package.customer_id",
-                file=package_file,
-                field="customer_id",
-            )
+        if customer_id is not None:
+            if package.customer_id != customer_id:
+                report.add("customer id", False, "the package is made out to another customer id")
+                raise VerificationError(
+                    f"package.customer_id: the package is made out to customer id {package.customer_id!r}, "
+                    f"not {customer_id!r}",
+                    section="package.customer_id",
+                    file=package_file,
+                    field="customer_id",
+                )
+            report.add("customer id", True, "the package is made out to the customer id you gave")
         report.customer_id_confirmed = customer_id is not None
         check_published_digest(
             package.bundle_digest, published_digest, "package.bundle_digest", "the package's bundle", file=package_file
         )
+        if published_digest is not None:
+            report.add("published digest", True, "the package names the bundle digest you gave")
         report.digest_pinned = published_digest is not None
         pc_gens = PedersenGens.default(be)
         entries = [EntryReport(e.asset, e.decimals, e.amount, e.leaf_index, e.leaf_count) for e in package.entries]
         report.entries = entries
         commitments = [pc_gens.commit(e.amount, e.blinding) for e in package.entries]
         for i, (entry, V, entry_report) in enumerate(zip(package.entries, commitments, entries, strict=True)):
-            _check_entry_alone(package, i, entry, V, entry_report)
+            _check_entry_alone(package, package_file, i, entry, V, entry_report)
 
         manifest: Manifest | None = None
         if bundle_path is not None:
@@ -418,15 +619,25 @@ def check_package(
                     file=package_file,
                     field="round",
                 )
-            for i, (entry, V, entry_report) in enumerate(zip(package.entries, commitments, entries, strict=True)):
+            liabilities = liabilities_points(manifest, be)
+            indices = []
+            for i, (entry, entry_report) in enumerate(zip(package.entries, entries, strict=True)):
                 entry_report.add(
                     "bundle digest", True, f"the package is for this bundle (digest {_short(manifest.digest)})"
                 )
-                _check_entry_in_bundle(bundle, manifest, i, entry, V, pc_gens, entry_report)
-        report.proven, report.not_proven = _sentences(package, manifest, report)
+                indices.append(_asset_in_bundle(manifest, package_file, i, entry, entry_report))
+            counter = ChunkProgress(sum(manifest.assets[k].chunk_count for k in indices), progress)
+            for entry, V, entry_report, k in zip(package.entries, commitments, entries, indices, strict=True):
+                if own_chunk_only:
+                    _check_own_chunk(bundle, manifest, k, liabilities[k], entry, V, pc_gens, entry_report)
+                else:
+                    _check_whole_asset(
+                        bundle, manifest, k, liabilities[k], entry, V, pc_gens, entry_report, batch_chunks, counter
+                    )
+        _claims(package, manifest, report)
+        report.ok = True
     except ProofError as exc:
         report.fail(exc)
         exc.report = report
         raise
-    report.ok = True
     return report

@@ -19,8 +19,11 @@ __all__ = [
     "AssetReport",
     "BundleReport",
     "Check",
+    "CheckRef",
+    "Claim",
     "EntryReport",
     "PackageReport",
+    "Scope",
     "Status",
     "format_ratio",
     "format_units",
@@ -239,23 +242,111 @@ class EntryReport:
         }
 
 
+#: What a customer check covers: the package alone, the bundle with only the customer's own
+#: chunk proof (``--own-chunk-only``), or the bundle's every proof for the customer's assets.
+Scope = Literal["package", "own-chunk", "full"]
+
+
+class CheckRef(NamedTuple):
+    """Names one check of a customer check: ``(asset, name)``; ``asset`` is ``None`` for a package-wide check."""
+
+    asset: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of a customer check's verdict, typed.
+
+    ``key`` says what the sentence states (``"solvency"``, ``"range_all_chunks"``,
+    ...), for ``asset`` (``None``: the whole package). A ``proven`` claim lists in
+    ``backed_by`` the checks that establish it; :meth:`PackageReport.claim` refuses
+    a proven claim unless each of them ran and passed in this run. A claim that is
+    not proven states a limit of the check, in plain words, and is backed by nothing.
+    """
+
+    key: str
+    text: str
+    proven: bool
+    asset: str | None = None
+    backed_by: tuple[CheckRef, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "key": self.key,
+            "asset": self.asset,
+            "text": self.text,
+            "proven": self.proven,
+            "backed_by": [{"asset": c.asset, "name": c.name} for c in self.backed_by],
+        }
+
+
 @dataclass
 class PackageReport(_Outcome):
     """The result of :func:`verifier.package.check_package`.
 
-    ``proven`` and ``not_proven`` are plain-language sentences for the customer.
+    ``checks`` are the package-wide checks (``"customer id"``, ``"published digest"``),
+    ``entries`` the per-asset ones. ``claims`` are the verdict's sentences; ``proven``
+    and ``not_proven`` are their texts. ``status`` is ``"partial"`` unless ``scope``
+    is ``"full"``: without the bundle, or with ``--own-chunk-only``, the run does not
+    check everything a full verdict states.
     """
 
     exchange: str
     round: str
     bundle_digest: str
     with_bundle: bool
+    scope: Scope = "package"
     customer_id: str = ""
     customer_id_confirmed: bool = False
     digest_pinned: bool = False
+    checks: list[Check] = field(default_factory=list)
     entries: list[EntryReport] = field(default_factory=list)
-    proven: list[str] = field(default_factory=list)
-    not_proven: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """``"fail"``, ``"partial"`` (passed, but the scope is not ``"full"``) or ``"pass"``."""
+        if not self.ok:
+            return "fail"
+        return "pass" if self.scope == "full" else "partial"
+
+    @property
+    def proven(self) -> list[str]:
+        """The texts of the proven claims."""
+        return [c.text for c in self.claims if c.proven]
+
+    @property
+    def not_proven(self) -> list[str]:
+        """The texts of the claims stating what was not proven."""
+        return [c.text for c in self.claims if not c.proven]
+
+    def add(self, name: str, passed: bool, detail: str) -> None:
+        """Record one package-wide check."""
+        self.checks.append(Check(name, passed, detail))
+
+    def passed(self, ref: CheckRef) -> bool:
+        """Whether the check ``ref`` ran in this run and passed."""
+        if ref.asset is None:
+            checks = self.checks
+        else:
+            checks = [c for e in self.entries if e.asset == ref.asset for c in e.checks]
+        found = [c for c in checks if c.name == ref.name]
+        return bool(found) and all(c.passed for c in found)
+
+    def claim(self, claim: Claim) -> None:
+        """Add ``claim`` to the verdict.
+
+        Raises:
+            RuntimeError: ``claim`` is proven but backed by no check, or by a check
+                that did not run or did not pass (a bug: the verdict would say more
+                than was checked).
+        """
+        if claim.proven and (not claim.backed_by or not all(self.passed(ref) for ref in claim.backed_by)):
+            missing = [ref for ref in claim.backed_by if not self.passed(ref)]
+            raise RuntimeError(f"claim {claim.key!r} is not backed by checks that passed: {missing}")
+        self.claims.append(claim)
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -265,11 +356,16 @@ class PackageReport(_Outcome):
             "round": self.round,
             "bundle_digest": self.bundle_digest,
             "with_bundle": self.with_bundle,
+            "scope": self.scope,
+            "bundle_checked": self.scope != "package",
+            "all_chunk_proofs_checked": self.scope == "full",
             "customer_id": self.customer_id,
             "customer_id_confirmed": self.customer_id_confirmed,
             "digest_pinned": self.digest_pinned,
+            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
             "entries": [e.to_json() for e in self.entries],
-            "proven": list(self.proven),
-            "not_proven": list(self.not_proven),
+            "claims": [c.to_json() for c in self.claims],
+            "proven": self.proven,
+            "not_proven": self.not_proven,
             **self._failure_json(),
         }
