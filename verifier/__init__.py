@@ -10,7 +10,8 @@ from circuits.errors import ProofError
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from verifier.batch import BatchVerificationError, verify_batch
-from verifier.bundle import inspect_bundle, verify_bundle
+from verifier.bundle import verify_bundle
+from verifier.inspect import inspect_bundle
 from verifier.package import check_package
 from verifier.range_proof import verify_range
 

@@ -42,48 +42,44 @@ from pathlib import Path
 from typing import Final
 
 from circuits.backends import GroupBackend, get_backend
-from circuits.bundle import (
+from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MAX_PACKAGE_BYTES,
-    RANGE_BITS,
-    SOLVENCY_BITS,
-    AssetEntry,
-    Manifest,
-    MerkleAccumulator,
-    Package,
-    PackageEntry,
-    chunk_context,
+    SOLVENCY_RECORD_SIZE,
     iter_leaf_records,
-    leaf_hash,
     leaf_id,
     range_record_size,
-    verify_merkle_path,
 )
 from circuits.errors import FormatError, ParameterError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
+from circuits.limits import MAX_PACKAGE_BYTES
+from circuits.manifest import AssetEntry, Manifest
+from circuits.merkle import MerkleAccumulator, leaf_hash, verify_merkle_path
+from circuits.package import Package, PackageEntry
 from circuits.proofs import RangeProof
-from circuits.relations import RangeStatement
 from verifier.bundle import (
     ChunkProgress,
-    RecordReader,
-    check_file,
     check_published_digest,
-    decode_leaf,
-    file_roles,
-    liabilities_points,
+    chunk_statement,
     new_asset_report,
-    read_json_file,
-    read_manifest,
-    read_record,
-    read_small_file,
     verify_asset,
     verify_solvency,
 )
 from verifier.range_proof import verify_range
+from verifier.reading import (
+    RecordReader,
+    check_file,
+    decode_leaf,
+    decode_liabilities,
+    file_roles,
+    read_json_file,
+    read_manifest,
+    read_record,
+    read_small_file,
+)
 from verifier.report import AssetReport, CheckRef, Claim, EntryReport, PackageReport, Scope, format_ratio, format_units
 
 __all__ = ["check_package", "read_package"]
@@ -339,7 +335,6 @@ def _check_own_chunk(
     asset = manifest.assets[index]
     m = asset.chunk_size
     proof_size = range_record_size(m)
-    solvency_size = RangeProof.size_for(SOLVENCY_BITS.bit_length() - 1)
     check_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE)
     check_file(bundle / asset.range_proofs.name, asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, proof_size)
     report.add("files", True, f"the {entry.asset} leaves and range-proof files have the manifest's SHA-256 digests")
@@ -364,9 +359,8 @@ def _check_own_chunk(
     except FormatError as exc:
         report.add("chunk range proof", False, str(exc))
         raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"chunk {k}") from exc
-    context = chunk_context(manifest.exchange, manifest.round, asset.symbol, asset.leaf_count, m, k, asset.merkle_root)
     try:
-        verify_range(RangeStatement(tuple(chunk), RANGE_BITS, context), proof)
+        verify_range(chunk_statement(manifest, asset, k).range_statement(chunk), proof)
     except VerificationError as exc:
         raise _fail(
             report, "chunk range proof", f"the range proof of chunk {k} does not verify ({exc})", where,
@@ -378,7 +372,7 @@ def _check_own_chunk(
         f"chunk {k} (leaves {k * m}..{k * m + m - 1}) proves each balance in it is in [0, 2^64)",
     )
 
-    record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, solvency_size)
+    record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
     try:
         verify_solvency(manifest, asset, C_L, record, pc_gens, index)
     except ProofError as exc:
@@ -619,7 +613,7 @@ def check_package(
                     file=package_file,
                     field="round",
                 )
-            liabilities = liabilities_points(manifest, be)
+            liabilities = decode_liabilities(manifest, be)
             indices = []
             for i, (entry, entry_report) in enumerate(zip(package.entries, entries, strict=True)):
                 entry_report.add(

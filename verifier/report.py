@@ -18,14 +18,9 @@ from circuits.errors import FailureKind, ProofError
 __all__ = [
     "AssetReport",
     "BundleReport",
-    "Check",
     "CheckRef",
     "Claim",
-    "EntryReport",
     "PackageReport",
-    "Scope",
-    "Status",
-    "format_ratio",
     "format_units",
 ]
 
