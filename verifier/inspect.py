@@ -6,11 +6,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from circuits.errors import FormatError
 from circuits.manifest import MANIFEST_NAME
 from verifier.reading import HASH_BLOCK, file_roles, read_manifest
 from verifier.report import format_units
 
-__all__ = ["inspect_bundle"]
+__all__ = ["file_error", "inspect_bundle"]
 
 
 def _file_digest(path: Path) -> bytes | None:
@@ -90,3 +91,27 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
         "files_ok": files_ok and not extra,
         "verified": False,
     }
+
+
+def file_error(summary: dict[str, Any]) -> FormatError | None:
+    """Return the error for the first file problem an :func:`inspect_bundle` summary shows, else ``None``.
+
+    Problems are taken in the order ``solvency verify`` finds them (§7 step 2): a file
+    the manifest does not list, then a listed file that is missing (or not a regular
+    file), then, file by file in manifest order, a wrong size or SHA-256. The error
+    names the file in ``section`` and ``file``.
+    """
+    if summary["extra_files"]:
+        name = summary["extra_files"][0]
+        return FormatError(f"bundle: unexpected file {name!r} (the manifest does not list it)", section=name, file=name)
+    files = [f for asset in summary["assets"] for f in asset["files"]]
+    for f in files:
+        if not f["present"]:
+            return FormatError(f"{f['name']}: missing or not a regular file", section=f["name"], file=f["name"])
+    for f in files:
+        if f["actual_size"] != f["size"]:
+            message = f"{f['name']}: size {f['actual_size']} bytes, manifest says {f['size']}"
+            return FormatError(message, section=f["name"], file=f["name"])
+        if not f["digest_ok"]:
+            return FormatError(f"{f['name']}: SHA-256 does not match the manifest", section=f["name"], file=f["name"])
+    return None
