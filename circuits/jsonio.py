@@ -16,6 +16,7 @@ from typing import Any, Final, NoReturn
 
 from circuits.errors import FormatError
 from circuits.limits import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS
+from circuits.text import check_text
 
 __all__ = ["canonical_json"]
 
@@ -160,6 +161,10 @@ class Fields:
         if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, f"{value[:40]!r} does not match {pattern.pattern}")
         return value
+
+    def label(self, key: str, max_bytes: int) -> str:
+        """Return the text field ``key`` (exchange, round, customer id): :func:`circuits.text.check_text`."""
+        return check_text(self._get(key), max_bytes, f"{self.where}.{key}")
 
     def const(self, key: str, expected: object) -> None:
         """Require ``key`` to be exactly ``expected`` (same value and JSON type)."""

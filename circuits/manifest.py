@@ -234,8 +234,8 @@ class Manifest:
         f.const("format_version", BUNDLE_FORMAT_VERSION)
         f.const("protocol", PROTOCOL_LABEL.decode())
         f.const("generators", generator_set_id().hex())
-        exchange = f.text("exchange", MAX_LABEL_BYTES)
-        round_label = f.text("round", MAX_LABEL_BYTES)
+        exchange = f.label("exchange", MAX_LABEL_BYTES)
+        round_label = f.label("round", MAX_LABEL_BYTES)
         created = f.text("created", 32, _TIME_RE)
         raw_assets = f.items("assets", MAX_ASSETS)
         if not raw_assets:

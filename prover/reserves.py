@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.text import text_problem
 from prover.amounts import parse_amount, quote_value
 
 __all__ = ["AssetSpec", "Reserves", "load_reserves"]
@@ -58,8 +59,8 @@ class Reserves:
     """A validated reserves file.
 
     Attributes:
-        exchange: the exchange name, non-empty, at most 256 UTF-8 bytes.
-        round: the round label (e.g. an ISO timestamp), non-empty, at most 256 UTF-8 bytes.
+        exchange: the exchange name, a text field of at most 256 UTF-8 bytes (:mod:`circuits.text`).
+        round: the round label (e.g. an ISO timestamp), a text field of at most 256 UTF-8 bytes.
         assets: the assets sorted by symbol, symbols unique, 1 to 256 of them.
     """
 
@@ -130,16 +131,12 @@ def _check_keys(fail: _Fail, where: str, obj: Any, allowed: frozenset[str]) -> d
 
 
 def _label(fail: _Fail, field: str, value: Any) -> str:
+    """Validate the exchange or round label as a text field (:func:`circuits.text.text_problem`)."""
     if not isinstance(value, str):
         raise fail(field, f"expected a string, found {_type_name(value)}")
-    if value == "":
-        raise fail(field, "must not be empty")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise fail(field, "not valid Unicode text (lone surrogate)") from None
-    if size > MAX_LABEL_BYTES:
-        raise fail(field, f"longer than {MAX_LABEL_BYTES} UTF-8 bytes ({size})")
+    problem = text_problem(value, MAX_LABEL_BYTES)
+    if problem is not None:
+        raise fail(field, problem)
     return value
 
 

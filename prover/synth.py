@@ -40,6 +40,7 @@ from numpy.random import PCG64, Generator
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.text import text_problem
 from prover.amounts import format_amount
 from prover.ledger import LEDGER_HEADER
 
@@ -84,8 +85,9 @@ def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange:
     if len(set(assets)) != len(assets):
         raise _fail("assets", "duplicate symbol")
     for field, label in (("exchange", exchange), ("round", round_label)):
-        if not label or len(label.encode("utf-8")) > MAX_LABEL_BYTES:
-            raise _fail(field, f"must be non-empty and at most {MAX_LABEL_BYTES} UTF-8 bytes")
+        problem = text_problem(label, MAX_LABEL_BYTES)
+        if problem is not None:
+            raise _fail(field, problem)
 
 
 def _write_atomic(path: Path, fill: Callable[[TextIO], None]) -> None:

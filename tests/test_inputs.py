@@ -84,7 +84,8 @@ BAD_LEDGERS = [
     ("amount_empty", H + "alice,BTC,\n", 2, "amount", "empty amount"),
     ("amount_unicode_digits", H + "alice,BTC,\u0661\n", 2, "amount", "not a plain decimal"),
     ("duplicate_row", H + "alice,BTC,1\nbob,BTC,2\nalice,BTC,3\n", 4, "customer_id", "line 2"),
-    ("duplicate_row_after_multiline", H + '"a\nb",BTC,1\nc,ETH,1\n"a\nb",BTC,0\n', 5, "customer_id", "line 2"),
+    # A line break in a customer id is refused (circuits/text.py); the record is reported at its first line.
+    ("customer_id_line_break", H + 'c,ETH,1\n"a\nb",BTC,1\n', 3, "customer_id", "U+000A"),
     ("unknown_asset", H + "alice,BTC,1\nbob,DOGE,2\n", 3, "asset", "unknown asset"),
     ("unknown_asset_case", H + "alice,btc,1\n", 2, "asset", "unknown asset"),
     ("unterminated_quote", H + 'alice,BTC,1\n"bob,BTC,2\n', 3, "row", "malformed CSV"),
@@ -157,7 +158,7 @@ GOOD_LEDGER = (
     '"bob, jr.",ETH,2\r\n'
     "\r\n"
     "alice,ETH,0\r\n"
-    '"multi\nline ""quoted""",BTC,' + BTC_MAX + "\r\n"
+    '"quoted, with ""quotes""",BTC,' + BTC_MAX + "\r\n"
     "\u5c71\u7530,SOL,7\r\n"
 )
 
@@ -173,16 +174,16 @@ def test_good_ledger_loads_into_columns(tmp_path):
     assert ledger.rows == 5
     assert seen[-1] == 5
     btc, eth, sol, usdt = (ledger.columns[s] for s in ("BTC", "ETH", "SOL", "USDT"))
-    assert list(btc.rows()) == [("alice", 150_000_000), ('multi\nline "quoted"', TWO_64 - 1)]
+    assert list(btc.rows()) == [("alice", 150_000_000), ('quoted, with "quotes"', TWO_64 - 1)]
     assert list(eth.rows()) == [("bob, jr.", 200), ("alice", 0)]
     assert sol.customer_id(0) == "\u5c71\u7530" and sol.amount(0) == 7
     assert len(usdt) == 0 and usdt.total() == 0 and list(usdt.rows()) == []
     assert (btc.decimals, eth.decimals, sol.decimals) == (8, 2, 0)
     assert btc.total() == 150_000_000 + TWO_64 - 1
-    assert list(ledger.customer_ids()) == sorted(["alice", "bob, jr.", 'multi\nline "quoted"', "\u5c71\u7530"])
+    assert list(ledger.customer_ids()) == sorted(["alice", "bob, jr.", 'quoted, with "quotes"', "\u5c71\u7530"])
     assert ledger.holdings("alice") == {"BTC": 0, "ETH": 1}
     assert ledger.holdings("nobody") == {}
-    assert btc.find('multi\nline "quoted"') == 1 and btc.find("bob, jr.") is None
+    assert btc.find('quoted, with "quotes"') == 1 and btc.find("bob, jr.") is None
 
 
 def test_columns_are_numpy_arrays_not_row_objects(tmp_path):
