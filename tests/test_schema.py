@@ -107,3 +107,70 @@ def test_package_error_names_the_field_when_parsed_directly(path, value, section
 def test_no_section_is_parsed_out_of_a_message() -> None:
     assert not hasattr(verifier.bundle, "section_of")
     assert not hasattr(verifier.reading, "section_of")
+
+
+# --- A.5: duplicate JSON keys ---------------------------------------------------------------
+
+
+def _with_duplicate(data: bytes, key: bytes, extra_value: bytes, occurrence: int = 0) -> bytes:
+    """Insert ``"key": extra_value,`` right before the ``occurrence``-th ``"key":`` of ``data``."""
+    start = -1
+    for _ in range(occurrence + 1):
+        start = data.index(b'"' + key + b'":', start + 1)
+    return data[:start] + b'"' + key + b'":' + extra_value + b"," + data[start:]
+
+
+PACKAGE_BYTES = (VECTORS / "package_v1.json").read_bytes()
+
+
+def test_package_with_two_entries_arrays_is_malformed() -> None:
+    """One `entries` shown by a lenient reader, another checked: refused whichever comes first."""
+    other = json.dumps([PACKAGE["entries"][1]]).encode()
+    for data in (
+        _with_duplicate(PACKAGE_BYTES, b"entries", other),
+        PACKAGE_BYTES.rstrip()[:-1] + b',"entries":' + other + b"}",
+    ):
+        _fails(Package.from_bytes, data, "package.entries")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "occurrence", "section"),
+    [
+        (b"amount", b'"1"', 0, "package.entries[0].amount"),
+        (b"merkle_root", b'"00"', 1, "package.entries[1].merkle_root"),
+        (b"customer_id", b'"someone else"', 0, "package.customer_id"),
+        (b"format_version", b"1", 0, "package.format_version"),
+    ],
+)
+def test_package_duplicate_key_names_the_key(key: bytes, value: bytes, occurrence: int, section: str) -> None:
+    _fails(Package.from_bytes, _with_duplicate(PACKAGE_BYTES, key, value, occurrence), section)
+
+
+def test_duplicate_of_an_unknown_key_is_named_with_json_quoting() -> None:
+    data = b'{"a b\\n": 1, "a b\\n": 2}'
+    _fails(Package.from_bytes, data, 'package["a b\\n"]')
+
+
+def test_the_manifest_refuses_duplicate_keys_by_the_same_mechanism() -> None:
+    data = manifest_bytes(lambda obj: None)
+    _fails(Manifest.from_bytes, _with_duplicate(data, b"exchange", b'"Other Exchange"'), "manifest.exchange")
+    _fails(Manifest.from_bytes, _with_duplicate(data, b"reserves", b'"1"', 1), "manifest.assets[1].reserves")
+
+
+def test_cli_check_exits_3_on_a_package_with_duplicate_keys(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.exit_codes import EXIT_FORMAT
+    from cli.main import app
+
+    runner = CliRunner()
+    for data, section in (
+        (_with_duplicate(PACKAGE_BYTES, b"entries", b"[]"), "package.entries"),
+        (_with_duplicate(PACKAGE_BYTES, b"amount", b'"5"', 1), "package.entries[1].amount"),
+    ):
+        path = tmp_path / "package.json"
+        path.write_bytes(data)
+        for extra in ([], ["--bundle", str(VECTORS / "bundle_v1")]):
+            result = runner.invoke(app, ["check", str(path), *extra, "--json"])
+            assert result.exit_code == EXIT_FORMAT, result.output
+            assert json.loads(result.stdout)["failure_section"] == section
