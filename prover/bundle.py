@@ -4,7 +4,8 @@ This module holds the secrets (openings, blindings, salts) and writes the public
 bundle specified in ``docs/FORMAT.md``. Steps, per asset (``notes/40-solvency.md``):
 
 1. Refuse an insolvent asset (``den*R < num*L``) before any proving.
-2. Derive every leaf's blinding and salt from the master secret (HKDF, §9), pad
+2. Derive every leaf's blinding and salt from the master secret and a fresh run
+   nonce (HKDF, §9; the nonce goes to ``run.json`` in the packages), pad
    with zero-amount dummy leaves, and sort the leaves by leaf id. Leaf data is
    kept in numpy arrays, not one Python object per leaf.
 3. Commit to every leaf (worker processes), build the Merkle tree.
@@ -20,11 +21,12 @@ pass, and the sum of the leaf commitments must equal ``Com(L, sum of blindings)`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -59,13 +61,16 @@ from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
 from circuits.relations import Opening, RangeStatement
-from prover.keys import LeafSecrets
+from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
 from prover.parallel import map_in_workers
 from prover.range_proof import create_range_proof, prove_range
 from prover.reserves import AssetSpec, Reserves
 
-__all__ = ["ProveOptions", "ProveResult", "write_bundle"]
+__all__ = ["RUN_FILE_NAME", "ProveOptions", "ProveResult", "write_bundle"]
+
+#: The file of the packages directory that keeps the run nonce (mode 0600; never in the bundle).
+RUN_FILE_NAME = "run.json"
 
 #: Called as ``progress(stage, done, total)``; stages: "commit", "prove", "write".
 Progress = Callable[[str, int, int], None]
@@ -75,7 +80,12 @@ _COMMIT_BATCH = 1024
 
 @dataclass(frozen=True)
 class ProveOptions:
-    """Choices of ``solvency prove`` (all public; none secret)."""
+    """Choices of ``solvency prove``.
+
+    All are public except ``run_nonce``: ``None`` (the default) draws a fresh nonce
+    from :mod:`secrets`; passing the nonce of an earlier run (its ``run.json``)
+    reproduces that run's blindings, salts and leaf ids (``docs/FORMAT.md`` §9).
+    """
 
     chunk: int = 64
     pad_to: int | None = None
@@ -84,6 +94,7 @@ class ProveOptions:
     jobs: int | None = None
     backend_name: str | None = None
     created: str | None = None
+    run_nonce: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ def _check_solvent(spec: AssetSpec, liabilities: int, num: int, den: int) -> Non
         )
 
 
-def _prepare_asset(spec: AssetSpec, column: AssetColumn, secrets: LeafSecrets, round_label: str,
+def _prepare_asset(spec: AssetSpec, column: AssetColumn, secrets: RunSecrets, round_label: str,
                    options: ProveOptions) -> _AssetWork:
     count = len(column)
     target, m = _padding(count, options.chunk, options.pad_to, spec.symbol)
@@ -274,7 +285,14 @@ def write_bundle(
     for spec in reserves.assets:
         _check_solvent(spec, ledger.columns[spec.symbol].total(), num, den)
 
-    secrets = LeafSecrets(master, reserves.round)
+    if options.run_nonce is not None and len(options.run_nonce) != RUN_NONCE_SIZE:
+        raise InputError(
+            f"--run-nonce must be {RUN_NONCE_SIZE} bytes ({2 * RUN_NONCE_SIZE} hex digits), "
+            f"got {len(options.run_nonce)} bytes",
+            section="--run-nonce",
+        )
+    run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
+    secrets = RunSecrets(master, reserves.exchange, reserves.round, run_nonce)
     works = [
         _prepare_asset(spec, ledger.columns[spec.symbol], secrets, reserves.round, options)
         for spec in reserves.assets
@@ -390,6 +408,7 @@ def write_bundle(
         manifest_bytes = manifest.to_bytes()
         Manifest.from_bytes(manifest_bytes)
         (tmp_bundle / MANIFEST_NAME).write_bytes(manifest_bytes)
+        _write_private(tmp_packages / RUN_FILE_NAME, _run_file(reserves, run_nonce))
         n_packages = _write_packages(works, reserves, secrets, manifest, tmp_packages, progress)
         _fsync_dir(tmp_bundle)
         os.rename(tmp_bundle, bundle_dir)
@@ -411,6 +430,20 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fh.fileno())
 
 
+def _run_file(reserves: Reserves, run_nonce: bytes) -> bytes:
+    """The content of ``run.json``: what ``--run-nonce`` needs to reproduce this run (FORMAT.md §9)."""
+    record = {"derivation": "zk-solvency run v2", "exchange": reserves.exchange, "round": reserves.round,
+              "run_nonce": run_nonce.hex()}
+    return (json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` exclusively with mode 0600 and write ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def package_file_name(customer_id: str) -> str:
     """Return the package file name of a customer (a digest: ids may contain any character)."""
     return hashlib.sha256(b"zk-solvency package name v1\x00" + customer_id.encode()).hexdigest()[:32] + ".json"
@@ -419,7 +452,7 @@ def package_file_name(customer_id: str) -> str:
 def _write_packages(
     works: Sequence[_AssetWork],
     reserves: Reserves,
-    secrets: LeafSecrets,
+    secrets: RunSecrets,
     manifest: Manifest,
     out: Path,
     progress: Progress | None,
