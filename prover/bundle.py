@@ -444,11 +444,6 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def package_file_name(customer_id: str) -> str:
-    """Return the package file name of a customer (a digest: ids may contain any character)."""
-    return hashlib.sha256(b"zk-solvency package name v1\x00" + customer_id.encode()).hexdigest()[:32] + ".json"
-
-
 def _write_packages(
     works: Sequence[_AssetWork],
     reserves: Reserves,
@@ -457,7 +452,11 @@ def _write_packages(
     out: Path,
     progress: Progress | None,
 ) -> int:
-    """Write one package per customer plus ``index.csv`` (customer id -> file). Returns the count."""
+    """Write one package per customer plus ``index.csv`` (customer id -> file). Returns the count.
+
+    File names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
+    secrets can find a customer's package by guessing ids; ``index.csv`` is the only map.
+    """
     holdings: dict[str, list[tuple[int, int, int]]] = {}
     for a, w in enumerate(works):
         real = np.nonzero(w.rows >= 0)[0]
@@ -487,7 +486,7 @@ def _write_packages(
                 )
             )
         package = Package(reserves.exchange, reserves.round, manifest.digest, customer_id, tuple(entries))
-        name = package_file_name(customer_id)
+        name = secrets.package_name(customer_id)
         fd = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(package.to_bytes())

@@ -1,4 +1,4 @@
-r"""The master secret and the per-run derivation of blindings and leaf salts (``docs/FORMAT.md`` §9).
+r"""The master secret and the per-run derivation of blindings, salts and package names (``docs/FORMAT.md`` §9).
 
 The exchange keeps one 32-byte master secret. Everything secret in a run of
 ``solvency prove`` is derived from it and a 32-byte run nonce with HKDF-SHA256
@@ -16,6 +16,8 @@ packages directory) and can reproduce a run with it:
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_salt = OKM[64:96]
     dummy:  info = "dummy" || frame(S) || LE64(j)
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_id   = OKM[64:96]
+    package names:  K_name = HKDF-Expand(PRK, "package name", 32)
+                    file   = hex(HMAC-SHA256(K_name, frame(customer_id)))[0:32] || ".json"
 
 with ``E`` the exchange name, ``T`` the round label, ``S`` the asset symbol and
 ``frame(s) = LE32(len(s)) || s`` (UTF-8 text). Reducing 64 uniform bytes mod ``r``
@@ -59,6 +61,8 @@ RUN_NONCE_SIZE: Final[int] = 32
 _RUN_SALT_TAG: Final[bytes] = b"zk-solvency run v2"
 _LEAF_INFO_TAG: Final[bytes] = b"leaf"
 _DUMMY_INFO_TAG: Final[bytes] = b"dummy"
+_PACKAGE_NAME_INFO: Final[bytes] = b"package name"
+_PACKAGE_NAME_HEX_DIGITS: Final[int] = 32
 _OKM_LEN: Final[int] = 96
 _BLINDING_BYTES: Final[int] = 64
 
@@ -169,8 +173,8 @@ class RunSecrets:
     """The secrets of one run of ``solvency prove`` (``docs/FORMAT.md`` §9).
 
     Derived from the master secret, the exchange name, the round label and the run
-    nonce. Holds only the run's HKDF pseudo-random key, never the master or the
-    nonce, and its ``repr`` shows none of them.
+    nonce. Holds only the run's HKDF pseudo-random key and the package-name key,
+    never the master or the nonce, and its ``repr`` shows none of them.
 
     >>> run = RunSecrets(bytes(32), "Example Exchange", "2026-11-24T00:00:00Z", bytes(32))
     >>> v_blinding, leaf_salt = run.leaf("BTC", "alice")
@@ -178,7 +182,7 @@ class RunSecrets:
     32
     """
 
-    __slots__ = ("_prk", "exchange", "round_label")
+    __slots__ = ("_name_key", "_prk", "exchange", "round_label")
 
     def __init__(self, master: bytes, exchange: str, round_label: str, run_nonce: bytes) -> None:
         """Derive the run key ``PRK`` from the 32-byte ``master``, the labels and the 32-byte ``run_nonce``."""
@@ -190,6 +194,7 @@ class RunSecrets:
         self.round_label = round_label
         salt = _RUN_SALT_TAG + _text(exchange) + _text(round_label) + bytes(run_nonce)
         self._prk = hkdf_extract(salt, bytes(master))
+        self._name_key = hkdf_expand(self._prk, _PACKAGE_NAME_INFO, _HASH_LEN)
 
     def __repr__(self) -> str:
         return f"RunSecrets(exchange={self.exchange!r}, round_label={self.round_label!r}, master=<hidden>)"
@@ -209,3 +214,8 @@ class RunSecrets:
         """Return ``(v_blinding, leaf_id)`` of padding leaf ``j`` (``0 <= j < 2^64``) of asset ``symbol``."""
         okm = self._okm(_DUMMY_INFO_TAG + _text(symbol) + struct.pack("<Q", j))
         return _blinding(okm), okm[_BLINDING_BYTES:]
+
+    def package_name(self, customer_id: str) -> str:
+        """Return the file name of ``customer_id``'s package: a keyed HMAC, not guessable from the id."""
+        mac = hmac.digest(self._name_key, _text(customer_id), _HASH)
+        return mac.hex()[:_PACKAGE_NAME_HEX_DIGITS] + ".json"

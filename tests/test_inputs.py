@@ -485,6 +485,17 @@ def test_run_secrets_follow_the_spec():
     assert run.dummy("ETH", 7) == (int.from_bytes(okm[:64], "little") % GROUP_ORDER, okm[64:])
 
 
+def test_package_names_follow_the_spec():
+    run = RunSecrets(MASTER, EXCHANGE, ROUND, NONCE)
+    salt = b"zk-solvency run v2" + frame(EXCHANGE.encode()) + frame(ROUND.encode()) + NONCE
+    prk = hmac.new(salt, MASTER, hashlib.sha256).digest()
+    key = hmac.new(prk, b"package name" + bytes([1]), hashlib.sha256).digest()
+    for cid in ("alice", "Zo\u00eb", "cust-000001"):
+        mac = hmac.new(key, frame(cid.encode()), hashlib.sha256).hexdigest()
+        assert run.package_name(cid) == mac[:32] + ".json"
+    assert run.package_name("alice") != RunSecrets(MASTER, EXCHANGE, ROUND, bytes(32)).package_name("alice")
+
+
 def test_run_secrets_are_deterministic_and_separated():
     a = RunSecrets(MASTER, EXCHANGE, ROUND, NONCE)
     again = RunSecrets(MASTER, EXCHANGE, ROUND, NONCE)
@@ -529,6 +540,7 @@ def test_run_secrets_hide_the_master_and_the_nonce():
     for value in (master, nonce):
         assert value.hex()[:8] not in text.lower() and str(list(value)) not in text and repr(value) not in text
         assert not any(slot == value for slot in (getattr(run, s, None) for s in RunSecrets.__slots__))
+    assert "package" not in text and run.package_name("x")[:8] not in text
     with pytest.raises(TypeError):
         pickle.dumps(run)
     with pytest.raises(ValueError, match="master secret"):
