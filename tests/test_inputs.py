@@ -25,7 +25,7 @@ from prover.amounts import format_amount, parse_amount
 from prover.keys import RunSecrets, _blinding, hkdf_expand, hkdf_extract, keygen, load_secret
 from prover.ledger import AssetColumn, Ledger, load_ledger
 from prover.reserves import AssetSpec, Reserves, load_reserves
-from prover.synth import generate_ledger
+from prover.synth import cap_base_units, generate_ledger
 
 TWO_64 = 1 << 64
 TWO_128 = 1 << 128
@@ -565,7 +565,7 @@ def test_synth_is_deterministic(tmp_path):
 
 
 def test_synth_output_loads_and_is_covered(tmp_path):
-    ledger_path, reserves_path = generate_ledger(400, ["BTC", "ETH", "USDT", "SOL"], 11, tmp_path)
+    ledger_path, reserves_path = generate_ledger(400, ["BTC", "ETH", "USDT", "SOL"], 11, tmp_path, edge_cases=True)
     reserves = load_reserves(reserves_path)
     assert reserves.round == "2026-11-24T00:00:00Z#11" and reserves.exchange == "Example Exchange"
     assert {a.symbol: a.decimals for a in reserves.assets} == {"BTC": 8, "ETH": 9, "USDT": 6, "SOL": 9}
@@ -585,6 +585,42 @@ def test_synth_output_loads_and_is_covered(tmp_path):
     assert any("," in i for i in ids) and any('"' in i for i in ids)
     text = ledger_path.read_text(encoding="utf-8")
     assert '""the whale""' in text  # quotes are doubled inside a quoted field
+
+
+# Per-asset bounds of a 300-customer demo ledger, in display units: a small real exchange's totals
+# (the whole ETH supply is about 120M; before the caps, 300 customers held 22,593,222,783 ETH).
+DEMO_TOTAL_AT_MOST = {"BTC": 1_000, "ETH": 20_000, "USDT": 20_000_000}
+DEMO_CAP = {"BTC": 20_000, "ETH": 300_000, "USDT": 1_000_000_000}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_synth_demo_ledger_has_plausible_magnitudes(tmp_path, seed):
+    """``gen-ledger --customers 300``: heavy-tailed but capped balances, totals like a real exchange's."""
+    reserves = load_reserves(generate_ledger(300, ["BTC", "ETH", "USDT"], seed, tmp_path)[1])
+    ledger = load_ledger(tmp_path / "ledger.csv", reserves)
+    for spec in reserves.assets:
+        unit = 10**spec.decimals
+        column = ledger.columns[spec.symbol]
+        assert cap_base_units(spec.symbol) == DEMO_CAP[spec.symbol] * unit
+        largest = int(column.amounts.max())
+        assert largest <= DEMO_CAP[spec.symbol] * unit, spec.symbol
+        assert column.total() <= DEMO_TOTAL_AT_MOST[spec.symbol] * unit, spec.symbol
+        assert spec.reserves <= DEMO_TOTAL_AT_MOST[spec.symbol] * unit * 13 // 10, spec.symbol
+        # Still heavy-tailed: the largest balance is far above the median one.
+        assert largest > 20 * int(np.median(column.amounts)), spec.symbol
+    amounts = np.concatenate([c.amounts for c in ledger.columns.values()])
+    assert np.count_nonzero(amounts == 0) >= 1  # dormant accounts stay
+    assert np.count_nonzero(amounts == np.uint64(TWO_64 - 1)) == 0  # maximal balances only with edge_cases
+
+
+def test_synth_caps_hold_for_every_asset_at_scale(tmp_path):
+    """Every symbol, known or not, is capped below 2^64, on a large ledger too."""
+    symbols = ["BTC", "ETH", "USDT", "USDC", "SOL", "XYZ"]
+    reserves = load_reserves(generate_ledger(20_000, symbols, 9, tmp_path)[1])
+    ledger = load_ledger(tmp_path / "ledger.csv", reserves)
+    for symbol in symbols:
+        assert 0 < cap_base_units(symbol) < TWO_64
+        assert int(ledger.columns[symbol].amounts.max()) <= cap_base_units(symbol), symbol
 
 
 def test_synth_with_a_custom_round_and_single_customer(tmp_path):

@@ -447,6 +447,18 @@ def test_gen_ledger_refuses_bad_assets(tmp_path: Path) -> None:
     assert not (tmp_path / "in" / "ledger.csv").exists()
 
 
+def test_gen_ledger_edge_cases_adds_maximal_balances_only_on_request(tmp_path: Path) -> None:
+    """The demo ledger holds no 2^64 - 1 balance (C.8); ``--edge-cases`` adds a few for tests."""
+    def base_units(name: str, *extra: object) -> list[int]:
+        succeeded(solvency("gen-ledger", "--customers", 300, "--assets", "BTC,ETH,USDT", "--out", tmp_path / name,
+                           *extra))
+        rows = _ledger_rows(tmp_path / name / "ledger.csv")
+        return [parse_amount(v, DECIMALS[asset]) for (_, asset), v in rows.items()]
+
+    assert TWO_64 - 1 not in base_units("plain")
+    assert TWO_64 - 1 in base_units("edge", "--edge-cases")
+
+
 def test_gen_ledger_refuses_an_out_path_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("not a directory")
     refused(solvency("gen-ledger", "--customers", 5, "--out", tmp_path / "taken"), EXIT_INPUT)
