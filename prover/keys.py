@@ -37,7 +37,7 @@ import os
 import secrets
 import struct
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 from circuits.bundle import frame
 from circuits.constants import GROUP_ORDER
@@ -199,7 +199,7 @@ class RunSecrets:
     def __repr__(self) -> str:
         return f"RunSecrets(exchange={self.exchange!r}, round_label={self.round_label!r}, master=<hidden>)"
 
-    def __reduce__(self) -> None:  # type: ignore[override]
+    def __reduce__(self) -> NoReturn:
         raise TypeError("RunSecrets is not picklable (it holds secret key material)")
 
     def _okm(self, info: bytes) -> bytes:

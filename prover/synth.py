@@ -145,7 +145,8 @@ def _holdings(customers: int, n_assets: int, rng: Generator) -> np.ndarray:
 def cap_base_units(symbol: str) -> int:
     """Return the largest balance ``gen-ledger`` gives one customer of ``symbol``, in base units."""
     cap = CAPS.get(symbol, _TYPICAL.get(symbol, _DEFAULT_TYPICAL) * _DEFAULT_CAP_TYPICALS)
-    return int(cap) * 10 ** DECIMALS.get(symbol, DEFAULT_DECIMALS)
+    unit: int = 10 ** DECIMALS.get(symbol, DEFAULT_DECIMALS)
+    return int(cap) * unit
 
 
 def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator, edge_cases: bool) -> np.ndarray:
