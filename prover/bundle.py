@@ -41,34 +41,27 @@ import numpy as np
 import numpy.typing as npt
 
 from circuits.backends import GroupBackend, get_backend
-from circuits.bundle import (
+from circuits.constants import GROUP_ORDER
+from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MANIFEST_NAME,
-    RANGE_BITS,
-    SOLVENCY_BITS,
-    AssetEntry,
-    FileEntry,
-    Manifest,
-    MerkleTree,
-    Package,
-    PackageEntry,
-    chunk_context,
+    SOLVENCY_RECORD_SIZE,
     data_file_names,
     encode_header,
-    leaf_hash,
     leaf_id,
     range_record_size,
-    solvency_commitment,
-    solvency_context,
 )
-from circuits.constants import GROUP_ORDER
 from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
-from circuits.relations import Opening, RangeStatement
+from circuits.limits import RANGE_BITS, SOLVENCY_BITS
+from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+from circuits.merkle import MerkleTree, leaf_hash
+from circuits.package import Package, PackageEntry
+from circuits.relations import Opening
+from circuits.statements import ChunkStatement, SolvencyStatement
 from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
 from prover.parallel import map_in_workers
@@ -348,7 +341,15 @@ def _prove(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | No
         w = c.leaves
         for k in range(w.count // w.m):
             lo, hi = k * w.m, (k + 1) * w.m
-            context = chunk_context(reserves.exchange, reserves.round, w.spec.symbol, w.count, w.m, k, c.tree.root)
+            context = ChunkStatement(
+                exchange=reserves.exchange,
+                round=reserves.round,
+                symbol=w.spec.symbol,
+                leaf_count=w.count,
+                chunk_size=w.m,
+                chunk=k,
+                merkle_root=c.tree.root,
+            ).context()
             jobs.append((w.amounts[lo:hi].astype("<u8").tobytes(), w.blindings[lo:hi].tobytes(), context))
             chunk_owner.append(a)
     proved = map_in_workers(
@@ -386,15 +387,30 @@ def _prove_chunk(backend_name: str, job: tuple[bytes, bytes, bytes]) -> tuple[by
 
 
 def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
-    """Prove the surplus ``den*R - num*L`` in ``[0, 2^128)`` against ``V_s`` (notes/40-solvency.md)."""
-    w, spec, num, den = c.leaves, c.leaves.spec, run.num, run.den
-    context = solvency_context(
-        run.reserves.exchange, run.reserves.round, spec.symbol, spec.decimals, spec.reserves, num, den, w.count,
-        c.tree.root, c.C_L.to_bytes(),
+    """Prove the surplus ``den*R - num*L`` in ``[0, 2^128)`` (:class:`~circuits.statements.SolvencyStatement`).
+
+    Raises:
+        WitnessError: the proof does not have the solvency record size.
+    """
+    w, spec = c.leaves, c.leaves.spec
+    statement = SolvencyStatement(
+        exchange=run.reserves.exchange,
+        round=run.reserves.round,
+        symbol=spec.symbol,
+        decimals=spec.decimals,
+        reserves=spec.reserves,
+        num=run.num,
+        den=run.den,
+        leaf_count=w.count,
+        merkle_root=c.tree.root,
+        C_L=c.C_L,
     )
-    V_s = solvency_commitment(PedersenGens.default(run.backend), spec.reserves, num, den, c.C_L)
-    surplus = Opening(den * spec.reserves - num * w.liabilities, (-num * w.blinding_sum) % GROUP_ORDER)
-    return create_range_proof(RangeStatement((V_s,), SOLVENCY_BITS, context), [surplus]).to_bytes()
+    proof = create_range_proof(
+        statement.range_statement(PedersenGens.default(run.backend)), [statement.opening(w.liabilities, w.blinding_sum)]
+    )
+    if proof.serialized_size() != SOLVENCY_RECORD_SIZE:
+        raise WitnessError(f"{spec.symbol}: self-check failed: solvency proof size")
+    return proof.to_bytes()
 
 
 # ---------------------------------------------------------------------------
@@ -466,7 +482,7 @@ def _write_asset(run: _Run, p: _ProvenAsset, out: Path) -> AssetEntry:
             b"".join(p.range_proofs),
         ),
         solvency=_write_file(
-            out / names["solvency"], encode_header(MAGIC_SOLVENCY, 1, len(p.solvency_proof)), p.solvency_proof
+            out / names["solvency"], encode_header(MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE), p.solvency_proof
         ),
     )
 

@@ -39,8 +39,8 @@ import struct
 from pathlib import Path
 from typing import Final, NoReturn
 
-from circuits.bundle import frame
 from circuits.constants import GROUP_ORDER
+from circuits.encoding import frame
 from circuits.errors import InputError
 
 __all__ = [
