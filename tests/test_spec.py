@@ -14,6 +14,7 @@ Editing a constant on either side makes a test here fail.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import struct
@@ -174,7 +175,7 @@ def test_the_spec_blocks_define_exactly_the_pinned_constants() -> None:
 
 def test_the_parser_reads_every_value_form() -> None:
     doc = (
-        "text\n```spec\nn = 12\nh = hex:00ff\ns = \"ab\" || 0x00\nr = U+0000..U+001F U+007F\n"
+        'text\n```spec\nn = 12\nh = hex:00ff\ns = "ab" || 0x00\nr = U+0000..U+001F U+007F\n'
         "    U+D800..U+DFFF\n```\n```python\nx = 1\n```\n"
     )
     assert spec_constants(doc) == {
@@ -284,9 +285,10 @@ def test_hash_tags_by_behaviour() -> None:
     assert fmt.leaf_hash(lid, 7, V) == hashlib.sha256(_bytes("tag_leaf_hash") + lid + _le64(7) + V).digest()
     assert fmt.node_hash(left, right) == hashlib.sha256(_bytes("tag_node_hash") + left + right).digest()
     salt = b"\x55" * 32
-    assert fmt.leaf_id("R1", "BTC", "alice", salt) == hashlib.sha256(
-        _bytes("tag_leaf_id") + _frame(b"R1") + _frame(b"BTC") + _frame(b"alice") + salt
-    ).digest()
+    assert (
+        fmt.leaf_id("R1", "BTC", "alice", salt)
+        == hashlib.sha256(_bytes("tag_leaf_id") + _frame(b"R1") + _frame(b"BTC") + _frame(b"alice") + salt).digest()
+    )
     root, C_L = b"\x66" * 32, b"\x77" * 48
     assert fmt.chunk_context("Ex", "R1", "BTC", 64, 4, 3, root) == (
         _bytes("tag_chunk_context") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC")
@@ -297,9 +299,10 @@ def test_hash_tags_by_behaviour() -> None:
         + (2**100 + 5).to_bytes(16, "little") + _le64(5) + _le64(4) + _le64(64) + root + C_L
     )  # fmt: skip
     body = {"b": [1, "x"], "a": None}
-    assert fmt.bundle_digest({**body, "bundle_digest": "ff"}) == hashlib.sha256(
-        _bytes("tag_bundle_digest") + spec_canonical(body)
-    ).digest()
+    assert (
+        fmt.bundle_digest({**body, "bundle_digest": "ff"})
+        == hashlib.sha256(_bytes("tag_bundle_digest") + spec_canonical(body)).digest()
+    )
 
 
 def test_merkle_path_length_is_malformed() -> None:
@@ -568,8 +571,14 @@ def test_json_text_rules() -> None:
 def test_a_manifest_must_be_canonical() -> None:
     data = _manifest_bytes(_manifest())
     fmt.Manifest.from_bytes(data)
-    for bad in (data[:-1], data + b"\n", data.replace(b"\n", b"\r\n"), b" " + data,
-                data.replace(b'"Exchange"', b'"Exch\\u0061nge"'), data.replace(b":", b": ", 1)):
+    for bad in (
+        data[:-1],
+        data + b"\n",
+        data.replace(b"\n", b"\r\n"),
+        b" " + data,
+        data.replace(b'"Exchange"', b'"Exch\\u0061nge"'),
+        data.replace(b":", b": ", 1),
+    ):
         with pytest.raises(FormatError):
             fmt.Manifest.from_bytes(bad)
     raw_del = _manifest()
@@ -585,7 +594,7 @@ def _outside(c: int) -> bool:
 def test_forbidden_code_points_are_unicode_14_categories() -> None:
     """The frozen table equals Unicode 14.0.0's Cc, Cf, Zl, Zp, Cs (checked where Python ships 14.0.0)."""
     ranges = _ranges("forbidden_code_points")
-    assert all(a[1] + 1 < b[0] for a, b in zip(ranges, ranges[1:], strict=False)), "sorted, disjoint, merged"
+    assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ranges)), "sorted, disjoint, merged"
     if unicodedata.unidata_version != "14.0.0":
         pytest.skip(f"Python {sys.version_info[:2]} ships Unicode {unicodedata.unidata_version}")
     forbidden = {"Cc", "Cf", "Zl", "Zp", "Cs"}
