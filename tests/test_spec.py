@@ -29,8 +29,10 @@ import pytest
 from circuits import bundle as fmt
 from circuits.backends import GroupBackend
 from circuits.constants import (
+    FIELD_MODULUS,
     GENS_CAPACITY,
     GENS_DST,
+    GROUP_ORDER,
     POINT_SIZE,
     PROTOCOL_LABEL,
     RANGEPROOF_FORMAT_VERSION,
@@ -68,6 +70,8 @@ def parse_value(text: str) -> SpecValue:
     text = text.strip()
     if re.fullmatch(r"[0-9]+", text):
         return int(text)
+    if re.fullmatch(r"0x[0-9a-f]{3,}", text):
+        return int(text, 16)
     if text.startswith("hex:"):
         return bytes.fromhex(text[4:])
     if text.startswith("U+"):
@@ -147,6 +151,8 @@ def _frame(s: bytes) -> bytes:
 
 
 EXPECTED_NAMES = {
+    # conventions
+    "group_order", "field_modulus",
     # §2, §3
     "manifest_name", "symbol_pattern", "header_size", "magic_leaves", "magic_range_proofs", "magic_solvency",
     "leaf_id_size", "point_size", "scalar_size", "leaf_record_size", "range_proof_fixed_size",
@@ -175,11 +181,11 @@ def test_the_spec_blocks_define_exactly_the_pinned_constants() -> None:
 
 def test_the_parser_reads_every_value_form() -> None:
     doc = (
-        'text\n```spec\nn = 12\nh = hex:00ff\ns = "ab" || 0x00\nr = U+0000..U+001F U+007F\n'
+        'text\n```spec\nn = 12\nx = 0x1ff\nh = hex:00ff\ns = "ab" || 0x00\nr = U+0000..U+001F U+007F\n'
         "    U+D800..U+DFFF\n```\n```python\nx = 1\n```\n"
     )
     assert spec_constants(doc) == {
-        "n": 12, "h": b"\x00\xff", "s": b"ab\x00", "r": ((0, 0x1F), (0x7F, 0x7F), (0xD800, 0xDFFF))
+        "n": 12, "x": 511, "h": b"\x00\xff", "s": b"ab\x00", "r": ((0, 0x1F), (0x7F, 0x7F), (0xD800, 0xDFFF))
     }  # fmt: skip
     with pytest.raises(AssertionError):
         spec_constants("```spec\nn = 1\nn = 2\n```\n")
@@ -205,6 +211,13 @@ def test_every_tag_and_magic_quoted_in_the_prose_is_a_spec_constant() -> None:
 
 # ---------------------------------------------------------------------------
 # §2-§5: names, headers, records, proofs, tags
+
+
+def test_moduli() -> None:
+    assert _int("group_order") == GROUP_ORDER
+    assert _int("field_modulus") == FIELD_MODULUS
+    note = WIRE_NOTE.read_text(encoding="utf-8")
+    assert f"p = {FIELD_MODULUS:#x}" in note
 
 
 def test_names_and_format_constants() -> None:
