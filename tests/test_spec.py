@@ -727,3 +727,40 @@ def test_exit_codes() -> None:
     for name, code in names.items():
         assert _int(name) == code(), name
     assert [_int(n) for n in names] == list(range(7))
+
+
+# ---------------------------------------------------------------------------
+# Error kinds the spec states that no other test pins (§3.3, §7 step 5)
+
+
+def _parseable_proof(lg_bits: int) -> bytes:
+    """A record that parses as a RangeProof (valid points and scalars) but proves nothing."""
+    B = PedersenGens.default().B.to_bytes()
+    one = (1).to_bytes(32, "little")
+    return bytes([RANGEPROOF_FORMAT_VERSION]) + B * 4 + one * 3 + B * (2 * lg_bits) + one * 2
+
+
+def test_identity_surplus_commitment_is_false(tmp_path: Path) -> None:
+    """§3.3: leaves summing to exactly R*B (blindings cancel) make V_s the identity: false (exit 1), not
+    malformed, at the solvency file."""
+    from adversary import CheatAsset, CheatLeaf, write_cheat_bundle
+    from typer.testing import CliRunner
+
+    from circuits.constants import GROUP_ORDER as r
+    from circuits.errors import VerificationError
+    from cli.main import app
+    from verifier.bundle import verify_bundle
+
+    b = 12345
+    leaves = [CheatLeaf(b"\x01" * 32, 100, b), CheatLeaf(b"\x02" * 32, 0, r - b)]
+    record = _parseable_proof(7)
+    assert len(record) == _int("solvency_record_size")
+    made = write_cheat_bundle(tmp_path / "b", [CheatAsset("BTC", leaves, 100, solvency_record=record)])
+    with pytest.raises(VerificationError) as info:
+        verify_bundle(made.path)
+    assert type(info.value) is VerificationError and info.value.section == "BTC.solvency.bin"
+    assert "identity" in str(info.value)
+    result = CliRunner().invoke(app, ["verify", str(made.path), "--json", "--quiet"])
+    payload = json.loads(result.stdout)
+    assert result.exit_code == _int("exit_verification")
+    assert (payload["failure_section"], payload["failure_kind"]) == ("BTC.solvency.bin", "false")
