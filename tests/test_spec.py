@@ -764,3 +764,17 @@ def test_identity_surplus_commitment_is_false(tmp_path: Path) -> None:
     payload = json.loads(result.stdout)
     assert result.exit_code == _int("exit_verification")
     assert (payload["failure_section"], payload["failure_kind"]) == ("BTC.solvency.bin", "false")
+
+
+def test_the_transcript_labels_of_notes_50() -> None:
+    """The fixed data rows of the label table (notes/50-transcript.md) are the code's tags."""
+    from circuits import schedule
+
+    note = (ROOT / "circuits" / "notes" / "50-transcript.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r'^\| ([0-9]+) \| A \| `[a-z-]+` \| `b"([^"]+)"`', note, re.M))
+    assert rows == {
+        "1": PROTOCOL_LABEL.decode(),
+        "2": schedule.RANGE_APP_LABEL.decode(),
+        "3": schedule._RANGEPROOF_DOMAIN.decode(),
+        "20": schedule._IPP_DOMAIN.decode(),
+    }
