@@ -15,7 +15,6 @@ __all__ = [
     "GENS_CAPACITY",
     "GENS_DST",
     "GROUP_ORDER",
-    "MAX_AGGREGATION",
     "POINT_SIZE",
     "PROTOCOL_LABEL",
     "RANGEPROOF_FORMAT_VERSION",

@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from galois import FieldArray
 
 __all__ = [
-    "Constraint",
     "ConstraintKind",
     "check_range_witness",
     "first_unsatisfied_range_constraint",

@@ -34,6 +34,7 @@ __all__ = [
     "batch_invert",
     "inner_product",
     "msm",
+    "msm_raw",
     "random_scalar",
     "scalar_from_bytes",
     "scalar_from_int",

@@ -27,7 +27,7 @@ from circuits.constants import (
 from circuits.errors import ParameterError, WitnessError
 from circuits.group import Point
 
-__all__ = ["MAX_CONTEXT_BYTES", "Opening", "RangeStatement", "check_bitsize_and_aggregation"]
+__all__ = ["Opening", "RangeStatement", "check_bitsize_and_aggregation"]
 
 #: Upper bound on the application context bound into a range transcript.
 MAX_CONTEXT_BYTES = 1 << 16

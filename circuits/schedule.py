@@ -25,7 +25,6 @@ from circuits.relations import RangeStatement
 from circuits.transcript import Transcript
 
 __all__ = [
-    "RANGE_APP_LABEL",
     "challenge_u",
     "challenge_w",
     "challenge_x",

@@ -293,7 +293,7 @@ def inspect(
     as_json: JsonOpt = False,
 ) -> None:
     """Summarise a bundle WITHOUT verifying its proofs."""
-    from verifier.bundle import inspect_bundle
+    from verifier.inspect import inspect_bundle
 
     summary = inspect_bundle(bundle)
     if as_json:

@@ -50,16 +50,21 @@ IPP_OFFSET: Final[int] = 1 + 4 * 48 + 3 * 32
 @cache
 def _lib() -> SimpleNamespace:
     """Import the library once; :func:`main` calls this inside ``atheris.instrument_imports``."""
-    from circuits import bundle
+    from circuits import datafiles, jsonio, manifest, merkle, package
     from circuits.backends import get_backend
     from circuits.errors import FormatError, ProofError, VerificationError
     from circuits.group import Point, scalar_from_bytes, scalar_to_bytes
     from circuits.proofs import InnerProductProof, RangeProof
-    from verifier.bundle import decode_leaf, verify_bundle
+    from verifier.bundle import verify_bundle
     from verifier.package import check_package
+    from verifier.reading import decode_leaf
 
     return SimpleNamespace(
-        bundle=bundle,
+        datafiles=datafiles,
+        jsonio=jsonio,
+        manifest=manifest,
+        merkle=merkle,
+        package=package,
         fast=get_backend("fast"),
         FormatError=FormatError,
         ProofError=ProofError,
@@ -124,8 +129,8 @@ def _resign(fx: Fixture, role: str, content: bytes) -> bytes:
     entry = manifest["assets"][0]["files"][role]
     entry["size"] = len(content)
     entry["sha256"] = hashlib.sha256(content).hexdigest()
-    manifest["bundle_digest"] = lib.bundle.bundle_digest(manifest).hex()
-    return bytes(lib.bundle.canonical_json(manifest) + b"\n")
+    manifest["bundle_digest"] = lib.manifest.bundle_digest(manifest).hex()
+    return bytes(lib.jsonio.canonical_json(manifest) + b"\n")
 
 
 # ---------------------------------------------------------------------------
@@ -207,7 +212,7 @@ def _proof(data: bytes) -> bool:
 def _manifest_once(data: bytes) -> bool:
     lib = _lib()
     try:
-        manifest = lib.bundle.Manifest.from_bytes(data)
+        manifest = lib.manifest.Manifest.from_bytes(data)
     except lib.FormatError:
         return False
     assert manifest.to_bytes() == data, "manifest does not re-encode to its (canonical) bytes"
@@ -226,8 +231,8 @@ def _manifest(data: bytes) -> bool:
         obj = json.loads(data)
         if not isinstance(obj, dict):
             return accepted
-        obj["bundle_digest"] = lib.bundle.bundle_digest(obj).hex()
-        canonical = bytes(lib.bundle.canonical_json(obj) + b"\n")
+        obj["bundle_digest"] = lib.manifest.bundle_digest(obj).hex()
+        canonical = bytes(lib.jsonio.canonical_json(obj) + b"\n")
     except (ValueError, RecursionError):  # not JSON, or NaN/Infinity that canonical JSON cannot hold
         return accepted
     return _manifest_once(canonical) or accepted
@@ -236,10 +241,10 @@ def _manifest(data: bytes) -> bool:
 def _package(data: bytes) -> bool:
     lib = _lib()
     try:
-        package = lib.bundle.Package.from_bytes(data)
+        package = lib.package.Package.from_bytes(data)
     except lib.FormatError:
         return False
-    assert lib.bundle.Package.from_bytes(package.to_bytes()) == package, "package does not round-trip"
+    assert lib.package.Package.from_bytes(package.to_bytes()) == package, "package does not round-trip"
     assert json.loads(data) == package.to_json(), "package accepted fields it does not re-encode"
     return True
 
@@ -247,7 +252,7 @@ def _package(data: bytes) -> bool:
 def _header(data: bytes) -> bool:
     """``selector (1) || LE32 count || LE32 record_size || header``."""
     lib = _lib()
-    b = lib.bundle
+    b = lib.datafiles
     if len(data) < 9:
         return False
     magic = (b.MAGIC_LEAVES, b.MAGIC_RANGE_PROOFS, b.MAGIC_SOLVENCY)[data[0] % 3]
@@ -266,7 +271,7 @@ def _header(data: bytes) -> bool:
 def _leaves(data: bytes) -> bool:
     """A whole leaves file: header (count from the length), then every record decoded as the verifier does."""
     lib = _lib()
-    b = lib.bundle
+    b = lib.datafiles
     count = max(0, len(data) - b.HEADER_SIZE) // b.LEAF_RECORD_SIZE
     try:
         b.check_header(data[: b.HEADER_SIZE], b.MAGIC_LEAVES, count, b.LEAF_RECORD_SIZE, "fuzz.leaves.bin")
@@ -290,7 +295,7 @@ def _merkle_path(data: bytes) -> bool:
     path = [rest[i : i + 32] for i in range(0, len(rest) - len(rest) % 32, 32)]
     expected_ok = index < size and len(path) == merkle_path_length(index, size)
     try:
-        root = lib.bundle.verify_merkle_path(leaf, index, size, path)
+        root = lib.merkle.verify_merkle_path(leaf, index, size, path)
     except lib.FormatError:
         assert not expected_ok, "a path of the right length was rejected"
         return False
@@ -341,7 +346,7 @@ def _customer(data: bytes) -> bool:
     except lib.ProofError as exc:
         _expect_proof_error(exc)
         return False
-    assert lib.bundle.Package.from_bytes(data) == lib.bundle.Package.from_bytes(fx.package), (
+    assert lib.package.Package.from_bytes(data) == lib.package.Package.from_bytes(fx.package), (
         "a package other than the customer's passed the check"
     )
     return True

@@ -28,8 +28,8 @@ _MAGICS = {"leaves": b"ZKSLEAF1", "range_proofs": b"ZKSRNGP1", "solvency": b"ZKS
 
 
 def _merkle_seeds() -> list[bytes]:
-    """Audit paths of every leaf of a 5-leaf tree (index, size, leaf hash, path), from circuits.bundle."""
-    from circuits.bundle import MerkleTree
+    """Audit paths of every leaf of a 5-leaf tree (index, size, leaf hash, path), from circuits.merkle."""
+    from circuits.merkle import MerkleTree
 
     leaves = [hashlib.sha256(bytes([i])).digest() for i in range(5)]
     tree = MerkleTree(leaves)

@@ -31,34 +31,27 @@ from pathlib import Path
 import numpy as np
 
 from circuits.backends import get_backend
-from circuits.bundle import (
+from circuits.constants import GROUP_ORDER
+from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MANIFEST_NAME,
-    RANGE_BITS,
-    SOLVENCY_BITS,
-    AssetEntry,
-    FileEntry,
-    Manifest,
-    MerkleTree,
-    Package,
-    PackageEntry,
-    chunk_context,
+    SOLVENCY_RECORD_SIZE,
     data_file_names,
     encode_header,
-    leaf_hash,
     leaf_id,
     range_record_size,
-    solvency_commitment,
-    solvency_context,
 )
-from circuits.constants import GROUP_ORDER
 from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
-from circuits.relations import Opening, RangeStatement
+from circuits.limits import RANGE_BITS, SOLVENCY_BITS
+from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+from circuits.merkle import MerkleTree, leaf_hash
+from circuits.package import Package, PackageEntry
+from circuits.relations import Opening
+from circuits.statements import ChunkStatement, SolvencyStatement
 from prover.keys import LeafSecrets
 from prover.ledger import AssetColumn, Ledger
 from prover.parallel import map_in_workers
@@ -314,7 +307,15 @@ def write_bundle(
         assert w.tree is not None
         for k in range(w.count // w.m):
             lo, hi = k * w.m, (k + 1) * w.m
-            context = chunk_context(reserves.exchange, reserves.round, w.spec.symbol, w.count, w.m, k, w.tree.root)
+            context = ChunkStatement(
+                exchange=reserves.exchange,
+                round=reserves.round,
+                symbol=w.spec.symbol,
+                leaf_count=w.count,
+                chunk_size=w.m,
+                chunk=k,
+                merkle_root=w.tree.root,
+            ).context()
             jobs.append((w.amounts[lo:hi].astype("<u8").tobytes(), w.blindings[lo:hi].tobytes(), context))
             chunk_owner.append(a)
     proved = map_in_workers(
@@ -346,14 +347,23 @@ def write_bundle(
             assert w.tree is not None
             spec = w.spec
             C_L = sums[a]
-            context = solvency_context(
-                reserves.exchange, reserves.round, spec.symbol, spec.decimals, spec.reserves, num, den, w.count,
-                w.tree.root, C_L.to_bytes(),
+            statement = SolvencyStatement(
+                exchange=reserves.exchange,
+                round=reserves.round,
+                symbol=spec.symbol,
+                decimals=spec.decimals,
+                reserves=spec.reserves,
+                num=num,
+                den=den,
+                leaf_count=w.count,
+                merkle_root=w.tree.root,
+                C_L=C_L,
             )
-            V_s = solvency_commitment(pc, spec.reserves, num, den, C_L)
-            surplus = Opening(den * spec.reserves - num * w.liabilities, (-num * w.blinding_sum) % GROUP_ORDER)
-            statement = RangeStatement((V_s,), SOLVENCY_BITS, context)
-            solvency_proof = create_range_proof(statement, [surplus])
+            solvency_proof = create_range_proof(
+                statement.range_statement(pc), [statement.opening(w.liabilities, w.blinding_sum)]
+            )
+            if solvency_proof.serialized_size() != SOLVENCY_RECORD_SIZE:
+                raise WitnessError(f"{spec.symbol}: self-check failed: solvency proof size")
             names = data_file_names(spec.symbol)
             leaves_body = np.hstack([w.ids, w.commitments]).tobytes()
             assert len(leaves_body) == w.count * LEAF_RECORD_SIZE
@@ -380,7 +390,7 @@ def write_bundle(
                     ),
                     solvency=_write_file(
                         tmp_bundle / names["solvency"],
-                        encode_header(MAGIC_SOLVENCY, 1, solvency_proof.serialized_size()),
+                        encode_header(MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE),
                         solvency_proof.to_bytes(),
                     ),
                 )

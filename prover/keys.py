@@ -33,8 +33,8 @@ import struct
 from pathlib import Path
 from typing import Final
 
-from circuits.bundle import frame
 from circuits.constants import GROUP_ORDER
+from circuits.encoding import frame
 from circuits.errors import InputError
 
 __all__ = [

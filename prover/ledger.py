@@ -44,8 +44,8 @@ from typing import Final, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from circuits.bundle import MAX_ID_BYTES, RANGE_BITS
 from circuits.errors import InputError
+from circuits.limits import MAX_ID_BYTES, RANGE_BITS
 from prover.amounts import parse_amount, quote_value
 from prover.reserves import Reserves
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from circuits.bundle import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
 from circuits.errors import InputError
+from circuits.limits import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
 from prover.amounts import parse_amount, quote_value
 
 __all__ = ["AssetSpec", "Reserves", "load_reserves"]
@@ -43,7 +43,7 @@ class AssetSpec:
     """One asset of the reserves file.
 
     Attributes:
-        symbol: the ticker, matching :data:`circuits.bundle.SYMBOL_RE`.
+        symbol: the ticker, matching :data:`circuits.limits.SYMBOL_RE`.
         decimals: number of decimal places of the display unit, in ``[0, 30]``.
         reserves: the reserves in base units (``decimal * 10^decimals``), below ``2^128``.
     """

@@ -38,8 +38,8 @@ from typing import Final, TextIO
 import numpy as np
 from numpy.random import PCG64, Generator
 
-from circuits.bundle import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
 from circuits.errors import InputError
+from circuits.limits import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
 from prover.amounts import format_amount
 from prover.ledger import LEDGER_HEADER
 

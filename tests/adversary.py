@@ -5,8 +5,9 @@ afterwards. This module is the other side of the threat model (``docs/THREAT_MOD
 an exchange that controls *everything* it writes. It assembles a bundle from an
 explicit list of leaves ``(leaf_id, value, blinding)`` with the library's own
 primitives (``PedersenGens.commit``, :class:`~circuits.group.Point` arithmetic, the
-encoders, contexts and :class:`~circuits.bundle.MerkleTree` of ``circuits.bundle``,
-and the prover's range-proof algorithm), so every file size, SHA-256, header,
+encoders of ``circuits.datafiles`` and ``circuits.jsonio``, the typed statements of
+``circuits.statements``, :class:`~circuits.merkle.MerkleTree`, and the prover's
+range-proof algorithm), so every file size, SHA-256, header,
 Merkle root, context and the bundle digest is exactly what the verifier recomputes.
 Only the statement is false, in whatever way the test asks:
 
@@ -56,29 +57,26 @@ from bundle_factory import (
 )
 
 from circuits.backends import GroupBackend, get_backend
-from circuits.bundle import (
+from circuits.constants import GROUP_ORDER, PROTOCOL_LABEL
+from circuits.datafiles import (
     HEADER_SIZE,
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MerkleTree,
-    bundle_digest,
-    canonical_json,
-    chunk_context,
     data_file_names,
     encode_header,
-    leaf_hash,
     leaf_id,
-    solvency_commitment,
-    solvency_context,
 )
-from circuits.constants import GROUP_ORDER, PROTOCOL_LABEL
 from circuits.errors import WitnessError
 from circuits.generators import PedersenGens, generator_set_id
 from circuits.group import Point
+from circuits.jsonio import canonical_json
+from circuits.manifest import bundle_digest
+from circuits.merkle import MerkleTree, leaf_hash
 from circuits.proofs import RangeProof
 from circuits.relations import Opening, RangeStatement
+from circuits.statements import ChunkStatement, SolvencyStatement
 from prover import create_range_proof
 from prover.range_proof import _prove
 
@@ -351,8 +349,10 @@ def write_cheat_bundle(
             # with a commitment to 0 in its place (the verifier never gets that far).
             commitments = tuple(pc.commit(0, 1) if V.is_identity() else V for _, V in chunk)
             openings = [(0, 1) if V.is_identity() else (leaf.value, leaf.blinding) for leaf, V in chunk]
-            ctx = chunk_context(exchange, round_label, S, n, m, k, root)
-            record, was_forged = prove_or_forge(RangeStatement(commitments, 64, ctx), openings, rng=rng)
+            statement = ChunkStatement(
+                exchange=exchange, round=round_label, symbol=S, leaf_count=n, chunk_size=m, chunk=k, merkle_root=root
+            )
+            record, was_forged = prove_or_forge(statement.range_statement(commitments), openings, rng=rng)
             proofs.append(record)
             if was_forged:
                 forged.append(k)
@@ -363,13 +363,21 @@ def write_cheat_bundle(
         if spec.solvency_record is not None:
             solvency = spec.solvency_record
         else:
-            V_s = solvency_commitment(pc, proof_reserves, num, den, C_L)
-            ctx = solvency_context(
-                exchange, round_label, S, spec.decimals, proof_reserves, num, den, n, root, C_L.to_bytes()
+            solvency_statement = SolvencyStatement(
+                exchange=exchange,
+                round=round_label,
+                symbol=S,
+                decimals=spec.decimals,
+                reserves=proof_reserves,
+                num=num,
+                den=den,
+                leaf_count=n,
+                merkle_root=root,
+                C_L=C_L,
             )
             surplus = (den * proof_reserves - num * L) % GROUP_ORDER
             solvency, solvency_forged = prove_or_forge(
-                RangeStatement((V_s,), 128, ctx), [(surplus, -num * blinding_sum)], rng=rng
+                solvency_statement.range_statement(pc), [(surplus, -num * blinding_sum)], rng=rng
             )
 
         names = data_file_names(S)

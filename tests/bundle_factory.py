@@ -1,8 +1,8 @@
 """Write small, valid proof bundles straight from ``docs/FORMAT.md``, for verifier tests.
 
-This deliberately does NOT use ``prover/bundle.py`` nor the encoders of
-``circuits/bundle.py`` (frame, contexts, hashes, Merkle tree, canonical JSON, digest,
-headers): each is re-written here from the spec text, so a bundle that this
+This deliberately does NOT use ``prover/bundle.py`` nor the encoders of the
+``circuits`` format modules (frame, statements and their contexts, hashes, Merkle tree,
+canonical JSON, digest, headers): each is re-written here from the spec text, so a bundle that this
 factory writes and the verifier accepts is an independent check of the format.
 Only the cryptographic primitives are shared: Pedersen commitments
 (``PedersenGens``) and range proofs (``prover.prove_range``).

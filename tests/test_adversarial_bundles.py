@@ -57,8 +57,9 @@ from circuits.generators import PedersenGens
 from circuits.group import Point
 from cli.exit_codes import EXIT_FORMAT, EXIT_OK, EXIT_VERIFICATION
 from cli.main import app
-from verifier.bundle import read_manifest, verify_bundle, verify_solvency
+from verifier.bundle import verify_bundle, verify_solvency
 from verifier.package import check_package
+from verifier.reading import read_manifest
 from verifier.report import BundleReport, PackageReport
 
 runner = CliRunner()

@@ -163,3 +163,56 @@ def test_the_scan_catches_what_it_should(tmp_path):
         encoding="utf-8",
     )
     assert len(_violations(bad, root=tmp_path)) == 5
+
+
+# Modules whose __all__ must list exactly the names imported from them by other top-level packages
+# (tests, fuzz and bench included; private `_names` a white-box test reaches for are not API).
+# Package roots (`__init__.py`) declare the product API instead and are not checked here.
+ALL_CHECKED = sorted(
+    [p for p in (ROOT / "circuits").rglob("*.py") if p.name != "__init__.py"]
+    + [ROOT / "verifier" / name for name in ("bundle.py", "reading.py", "inspect.py")]
+)
+_IMPORTERS = ("circuits", "prover", "verifier", "cli", "tests", "fuzz", "bench")
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _declared_all(path: Path) -> set[str]:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return {ast.literal_eval(e) for e in node.value.elts}  # type: ignore[attr-defined]
+    return set()
+
+
+def _imported_from_outside() -> dict[str, set[str]]:
+    used: dict[str, set[str]] = {}
+    for top in _IMPORTERS:
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    if node.module.split(".")[0] != top:
+                        used.setdefault(node.module, set()).update(a.name for a in node.names)
+    return used
+
+
+def test_every_all_lists_exactly_what_other_packages_import():
+    used = _imported_from_outside()
+    assert ALL_CHECKED
+    wrong = []
+    for path in ALL_CHECKED:
+        module = _module_name(path)
+        imported = {name for name in used.get(module, set()) if not name.startswith("_")}
+        declared = _declared_all(path)
+        if imported != declared:
+            wrong.append(f"{module}: add {sorted(imported - declared)}, remove {sorted(declared - imported)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_circuits_bundle_is_gone():
+    """C.2: the eight concerns of circuits/bundle.py live in their own modules, with no re-export shim."""
+    assert not (ROOT / "circuits" / "bundle.py").exists()
+    gone = "circuits" + ".bundle"
+    for path in (p for top in _IMPORTERS for p in (ROOT / top).rglob("*.py")):
+        assert gone not in path.read_text(encoding="utf-8"), path

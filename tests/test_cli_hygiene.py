@@ -42,9 +42,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from circuits.backends import get_backend
-from circuits.bundle import bundle_digest, canonical_json, frame, leaf_id
 from circuits.constants import GROUP_ORDER
+from circuits.datafiles import leaf_id
+from circuits.encoding import frame
 from circuits.generators import PedersenGens
+from circuits.jsonio import canonical_json
+from circuits.manifest import bundle_digest
 from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION
 from cli.main import app
 from prover.amounts import parse_amount

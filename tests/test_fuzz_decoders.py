@@ -57,30 +57,29 @@ from hypothesis import strategies as st
 from py_ecc.bls.point_compression import decompress_G1
 from py_ecc.optimized_bls12_381 import is_inf, multiply
 
-import circuits.bundle as cb
+import circuits.manifest as cm
 from circuits.backends import GroupBackend, get_backend
-from circuits.bundle import (
+from circuits.constants import FIELD_MODULUS, GROUP_ORDER, POINT_SIZE, SCALAR_SIZE
+from circuits.datafiles import (
     HEADER_SIZE,
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MAX_MANIFEST_BYTES,
-    MAX_PACKAGE_BYTES,
-    Manifest,
-    MerkleTree,
-    Package,
     check_header,
     encode_header,
     iter_leaf_records,
-    verify_merkle_path,
 )
-from circuits.constants import FIELD_MODULUS, GROUP_ORDER, POINT_SIZE, SCALAR_SIZE
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.group import Point, scalar_from_bytes, scalar_to_bytes
+from circuits.limits import MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES
+from circuits.manifest import Manifest
+from circuits.merkle import MerkleTree, verify_merkle_path
+from circuits.package import Package
 from circuits.proofs import InnerProductProof, RangeProof
-from verifier.bundle import decode_leaf, read_manifest, verify_bundle
+from verifier.bundle import verify_bundle
 from verifier.package import check_package, read_package
+from verifier.reading import decode_leaf, read_manifest
 
 T = TypeVar("T")
 
@@ -360,7 +359,7 @@ def check_proof(data: bytes) -> None:
 
 
 def canonical(obj: Any) -> bytes:
-    """docs/FORMAT.md §6, written here from the spec (not circuits.bundle.canonical_json)."""
+    """docs/FORMAT.md §6, written here from the spec (not circuits.jsonio.canonical_json)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
@@ -990,13 +989,13 @@ def test_manifest_declaring_a_huge_leaf_count_is_rejected_before_reading(bundle:
 
 def spy_asset_parse(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    original = cb.AssetEntry.parse.__func__  # type: ignore[attr-defined]
+    original = cm.AssetEntry.parse.__func__  # type: ignore[attr-defined]
 
-    def parse(cls: type[cb.AssetEntry], f: Any) -> cb.AssetEntry:
+    def parse(cls: type[cm.AssetEntry], f: Any) -> cm.AssetEntry:
         calls.append(1)
         return original(cls, f)
 
-    monkeypatch.setattr(cb.AssetEntry, "parse", classmethod(parse))
+    monkeypatch.setattr(cm.AssetEntry, "parse", classmethod(parse))
     return calls
 
 
@@ -1086,7 +1085,8 @@ NESTED = {  # name -> Python expression of the input (100 KB to 200 KB)
 ISOLATED_DECODE = """
 import sys, tracemalloc
 from circuits.backends import get_backend
-from circuits.bundle import Manifest, Package
+from circuits.manifest import Manifest
+from circuits.package import Package
 from circuits.errors import FormatError
 get_backend(sys.argv[1])
 for decoder in (Manifest, Package):

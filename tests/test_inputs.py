@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from circuits.bundle import frame
 from circuits.constants import GROUP_ORDER
+from circuits.encoding import frame
 from circuits.errors import InputError
 from prover.amounts import format_amount, parse_amount
 from prover.keys import LeafSecrets, _blinding, hkdf_expand, hkdf_extract, keygen, load_secret

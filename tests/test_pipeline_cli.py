@@ -24,8 +24,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from circuits.bundle import bundle_digest, canonical_json, range_record_size
 from circuits.constants import GROUP_ORDER
+from circuits.datafiles import range_record_size
+from circuits.jsonio import canonical_json
+from circuits.manifest import bundle_digest
 from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_VERIFICATION
 from cli.main import app
 from prover.amounts import format_amount, parse_amount

@@ -1,7 +1,7 @@
 """The bundle verifier (docs/FORMAT.md §7) against bundles written from the spec.
 
 Bundles come from ``tests/bundle_factory.py``, which re-implements the format from
-the spec text (an independent check of ``circuits/bundle.py``), and, once, from the
+the spec text (an independent check of the ``circuits`` format modules), and, once, from the
 real writer ``prover.bundle.write_bundle``. Each tamper test makes exactly one
 thing wrong (re-signing the manifest where needed) and asserts the exception
 class, the section and the partial report.
@@ -29,7 +29,9 @@ from bundle_factory import (
 from circuits.backends import get_backend
 from circuits.errors import FormatError, ParameterError, ProofError, VerificationError
 from circuits.group import Point
-from verifier.bundle import inspect_bundle, read_manifest, verify_bundle
+from verifier.bundle import verify_bundle
+from verifier.inspect import inspect_bundle
+from verifier.reading import read_manifest
 from verifier.report import AssetReport, BundleReport, format_units
 
 LEAF = 80

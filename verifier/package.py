@@ -28,43 +28,35 @@ from pathlib import Path
 from typing import Final
 
 from circuits.backends import GroupBackend, get_backend
-from circuits.bundle import (
+from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
-    MAX_PACKAGE_BYTES,
-    RANGE_BITS,
-    SOLVENCY_BITS,
-    AssetEntry,
-    Manifest,
-    MerkleAccumulator,
-    Package,
-    PackageEntry,
-    chunk_context,
+    SOLVENCY_RECORD_SIZE,
     iter_leaf_records,
-    leaf_hash,
     leaf_id,
     range_record_size,
-    verify_merkle_path,
 )
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
+from circuits.limits import MAX_PACKAGE_BYTES
+from circuits.manifest import AssetEntry, Manifest
+from circuits.merkle import MerkleAccumulator, leaf_hash, verify_merkle_path
+from circuits.package import Package, PackageEntry
 from circuits.proofs import RangeProof
-from circuits.relations import RangeStatement
-from verifier.bundle import (
+from verifier.bundle import check_published_digest, chunk_statement, verify_solvency
+from verifier.range_proof import verify_range
+from verifier.reading import (
     RecordReader,
     check_file,
-    check_published_digest,
     decode_leaf,
     read_json_file,
     read_manifest,
     read_record,
     read_small_file,
-    verify_solvency,
 )
-from verifier.range_proof import verify_range
 from verifier.report import EntryReport, PackageReport, format_ratio, format_units
 
 __all__ = ["check_package", "read_package"]
@@ -212,7 +204,6 @@ def _check_entry_in_bundle(
 
     m = asset.chunk_size
     proof_size = range_record_size(m)
-    solvency_size = RangeProof.size_for(SOLVENCY_BITS.bit_length() - 1)
     check_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE)
     check_file(bundle / asset.range_proofs.name, asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, proof_size)
     report.add("files", True, f"the {entry.asset} data files have the manifest's SHA-256 digests")
@@ -240,9 +231,8 @@ def _check_entry_in_bundle(
     except FormatError as exc:
         report.add("chunk range proof", False, str(exc))
         raise FormatError(f"{where}: {exc}", section=where) from exc
-    context = chunk_context(manifest.exchange, manifest.round, asset.symbol, asset.leaf_count, m, k, asset.merkle_root)
     try:
-        verify_range(RangeStatement(tuple(chunk), RANGE_BITS, context), proof)
+        verify_range(chunk_statement(manifest, asset, k).range_statement(chunk), proof)
     except VerificationError as exc:
         raise _fail(
             report, "chunk range proof", f"the range proof of chunk {k} does not verify ({exc})", where
@@ -253,7 +243,7 @@ def _check_entry_in_bundle(
         f"chunk {k} (leaves {k * m}..{k * m + m - 1}) proves each balance in it is in [0, 2^64)",
     )
 
-    record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, solvency_size)
+    record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
     try:
         verify_solvency(manifest, asset, C_L, record, pc_gens, index)
     except ProofError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["GroupBackend", "RawPoint"]
+__all__ = ["RawPoint"]
 
 #: A point in a backend's own representation. Never crosses the backend boundary
 #: without being wrapped in :class:`circuits.group.Point`.

@@ -15,7 +15,7 @@ from py_arkworks_bls12381 import G1Point, Scalar
 from circuits.constants import GROUP_ORDER
 from circuits.errors import FormatError
 
-__all__ = ["FastBackend"]
+__all__: list[str] = []
 
 _from_le = Scalar.from_le_bytes_mod_order
 

@@ -37,7 +37,7 @@ from circuits.errors import FormatError
 _INFINITY_FLAG = 1 << 382
 _SIGN_FLAG = 1 << 381
 
-__all__ = ["ReferenceBackend", "pippenger"]
+__all__ = ["pippenger"]
 
 RawPoint = Any
 

@@ -1,0 +1,251 @@
+"""``manifest.json``, the bundle's table of contents (``docs/FORMAT.md`` §6, §7 step 1).
+
+:class:`Manifest` (with its :class:`AssetEntry` and :class:`FileEntry` items) is
+built by the prover (:meth:`Manifest.build`, :meth:`Manifest.to_bytes`) and parsed
+from untrusted bytes by the verifier (:meth:`Manifest.from_bytes`): canonical form,
+exact schema, bounds, file names and sizes, and the bundle digest are all checked
+at parse time, and every error names the failing field as ``section``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from circuits.constants import GROUP_ORDER, PROTOCOL_LABEL
+from circuits.datafiles import (
+    HEADER_SIZE,
+    LEAF_RECORD_SIZE,
+    SOLVENCY_RECORD_SIZE,
+    data_file_names,
+    range_record_size,
+)
+from circuits.errors import FormatError
+from circuits.generators import generator_set_id
+from circuits.jsonio import Fields, canonical_json, load_json
+from circuits.limits import (
+    MAX_ASSETS,
+    MAX_CHUNK,
+    MAX_DECIMALS,
+    MAX_LABEL_BYTES,
+    MAX_LEAVES,
+    MAX_MANIFEST_BYTES,
+    MAX_RATIO_TERM,
+    RANGE_BITS,
+    SOLVENCY_BITS,
+    SYMBOL_RE,
+)
+
+__all__ = ["MANIFEST_NAME", "AssetEntry", "FileEntry", "Manifest", "bundle_digest"]
+
+BUNDLE_FORMAT: Final[str] = "zk-solvency-bundle"
+BUNDLE_FORMAT_VERSION: Final[int] = 1
+MANIFEST_NAME: Final[str] = "manifest.json"
+
+_DIGEST_TAG: Final[bytes] = b"zk-solvency bundle v1\x00"
+_TIME_RE: Final[re.Pattern[str]] = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def bundle_digest(manifest: Mapping[str, Any]) -> bytes:
+    """Return ``SHA256("zk-solvency bundle v1" || 0x00 || canonical(manifest without bundle_digest))``."""
+    body = {k: v for k, v in manifest.items() if k != "bundle_digest"}
+    return hashlib.sha256(_DIGEST_TAG + canonical_json(body)).digest()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A data file of the bundle: name, size and SHA-256 (§6)."""
+
+    name: str
+    size: int
+    sha256: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the manifest representation."""
+        return {"name": self.name, "size": self.size, "sha256": self.sha256.hex()}
+
+    @classmethod
+    def parse(cls, f: Fields, expected_name: str) -> FileEntry:
+        """Validate one ``files`` entry."""
+        name = f.text("name", 64)
+        if name != expected_name:
+            f.fail("name", f"expected {expected_name!r}")
+        entry = cls(name, f.integer("size", HEADER_SIZE, 1 << 50), f.hexbytes("sha256", 32))
+        f.done()
+        return entry
+
+
+@dataclass(frozen=True)
+class AssetEntry:
+    """One asset of the manifest (§6)."""
+
+    symbol: str
+    decimals: int
+    reserves: int
+    num: int
+    den: int
+    leaf_count: int
+    chunk_size: int
+    merkle_root: bytes
+    liabilities_commitment: bytes
+    disclosed_liabilities: tuple[int, int] | None
+    leaves: FileEntry
+    range_proofs: FileEntry
+    solvency: FileEntry
+
+    @property
+    def chunk_count(self) -> int:
+        """Number of range-proof chunks."""
+        return self.leaf_count // self.chunk_size
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the manifest representation."""
+        disclosed = None
+        if self.disclosed_liabilities is not None:
+            amount, blinding = self.disclosed_liabilities
+            disclosed = {"amount": str(amount), "blinding": blinding.to_bytes(32, "little").hex()}
+        return {
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            "reserves": str(self.reserves),
+            "min_ratio": {"num": self.num, "den": self.den},
+            "leaf_count": self.leaf_count,
+            "chunk_size": self.chunk_size,
+            "range_bits": RANGE_BITS,
+            "merkle_root": self.merkle_root.hex(),
+            "liabilities_commitment": self.liabilities_commitment.hex(),
+            "disclosed_liabilities": disclosed,
+            "files": {
+                "leaves": self.leaves.to_json(),
+                "range_proofs": self.range_proofs.to_json(),
+                "solvency": self.solvency.to_json(),
+            },
+        }
+
+    @classmethod
+    def parse(cls, f: Fields) -> AssetEntry:
+        """Validate one ``assets`` entry (types, ranges, names, sizes)."""
+        symbol = f.text("symbol", 16, SYMBOL_RE)
+        decimals = f.integer("decimals", 0, MAX_DECIMALS)
+        reserves = f.uint_str("reserves", 1 << SOLVENCY_BITS)
+        ratio = f.obj("min_ratio")
+        num = ratio.integer("num", 1, MAX_RATIO_TERM)
+        den = ratio.integer("den", 1, MAX_RATIO_TERM)
+        ratio.done()
+        if num < den or math.gcd(num, den) != 1:
+            ratio.fail(None, "num/den must be >= 1 and in lowest terms")
+        chunk = f.integer("chunk_size", 1, MAX_CHUNK)
+        if chunk & (chunk - 1):
+            f.fail("chunk_size", "not a power of two")
+        leaf_count = f.integer("leaf_count", chunk, MAX_LEAVES)
+        if leaf_count % chunk:
+            f.fail("leaf_count", "not a multiple of chunk_size")
+        f.const("range_bits", RANGE_BITS)
+        root = f.hexbytes("merkle_root", 32)
+        c_l = f.hexbytes("liabilities_commitment", 48)
+        raw_disclosed = f.raw("disclosed_liabilities")
+        disclosed: tuple[int, int] | None = None
+        if raw_disclosed is not None:
+            d = Fields(raw_disclosed, f"{f.where}.disclosed_liabilities")
+            amount = d.uint_str("amount", 1 << 96)
+            blinding = int.from_bytes(d.hexbytes("blinding", 32), "little")
+            if blinding >= GROUP_ORDER:
+                d.fail("blinding", "scalar is not canonical")
+            d.done()
+            disclosed = (amount, blinding)
+        files = f.obj("files")
+        names = data_file_names(symbol)
+        leaves = FileEntry.parse(files.obj("leaves"), names["leaves"])
+        range_proofs = FileEntry.parse(files.obj("range_proofs"), names["range_proofs"])
+        solvency = FileEntry.parse(files.obj("solvency"), names["solvency"])
+        files.done()
+        f.done()
+        expected = {
+            "leaves": HEADER_SIZE + leaf_count * LEAF_RECORD_SIZE,
+            "range_proofs": HEADER_SIZE + (leaf_count // chunk) * range_record_size(chunk),
+            "solvency": HEADER_SIZE + SOLVENCY_RECORD_SIZE,
+        }
+        for section, entry in (("leaves", leaves), ("range_proofs", range_proofs), ("solvency", solvency)):
+            if entry.size != expected[section]:
+                f.fail(f"files.{section}.size", f"expected {expected[section]}")
+        return cls(
+            symbol, decimals, reserves, num, den, leaf_count, chunk, root, c_l, disclosed, leaves, range_proofs,
+            solvency,
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated ``manifest.json`` (§6)."""
+
+    exchange: str
+    round: str
+    created: str
+    assets: tuple[AssetEntry, ...]
+    digest: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the manifest object including ``bundle_digest``."""
+        body = self.body_json()
+        body["bundle_digest"] = self.digest.hex()
+        return body
+
+    def body_json(self) -> dict[str, Any]:
+        """Return the manifest object without ``bundle_digest``."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_FORMAT_VERSION,
+            "protocol": PROTOCOL_LABEL.decode(),
+            "generators": generator_set_id().hex(),
+            "exchange": self.exchange,
+            "round": self.round,
+            "created": self.created,
+            "assets": [a.to_json() for a in self.assets],
+        }
+
+    def to_bytes(self) -> bytes:
+        """Return the exact bytes of ``manifest.json``."""
+        return canonical_json(self.to_json()) + b"\n"
+
+    @classmethod
+    def build(cls, exchange: str, round_label: str, created: str, assets: Iterable[AssetEntry]) -> Manifest:
+        """Assemble a manifest and compute its digest (writer side)."""
+        draft = cls(exchange, round_label, created, tuple(sorted(assets, key=lambda a: a.symbol)), b"")
+        return cls(draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse and validate ``manifest.json`` bytes (§6, §7 step 1).
+
+        Raises:
+            FormatError: too large, not UTF-8 JSON, not canonical, schema or digest mismatch.
+        """
+        obj, raw = load_json(data, MAX_MANIFEST_BYTES, "manifest")
+        if not isinstance(obj, dict):
+            raise FormatError("manifest: expected a JSON object", section="manifest")
+        if canonical_json(obj) + b"\n" != raw:
+            raise FormatError("manifest: not in canonical form (docs/FORMAT.md §6)", section="manifest")
+        f = Fields(obj, "manifest")
+        f.const("format", BUNDLE_FORMAT)
+        f.const("format_version", BUNDLE_FORMAT_VERSION)
+        f.const("protocol", PROTOCOL_LABEL.decode())
+        f.const("generators", generator_set_id().hex())
+        exchange = f.text("exchange", MAX_LABEL_BYTES)
+        round_label = f.text("round", MAX_LABEL_BYTES)
+        created = f.text("created", 32, _TIME_RE)
+        raw_assets = f.items("assets", MAX_ASSETS)
+        if not raw_assets:
+            f.fail("assets", "empty")
+        assets = tuple(AssetEntry.parse(Fields(a, f"manifest.assets[{i}]")) for i, a in enumerate(raw_assets))
+        symbols = [a.symbol for a in assets]
+        if symbols != sorted(set(symbols)):
+            f.fail("assets", "symbols must be unique and sorted")
+        digest = f.hexbytes("bundle_digest", 32)
+        f.done()
+        if bundle_digest(obj) != digest:
+            f.fail("bundle_digest", "does not match the manifest contents")
+        return cls(exchange, round_label, created, assets, digest)

@@ -1,0 +1,278 @@
+r"""Reading a bundle and a package from disk (``docs/FORMAT.md`` §7 steps 1-2): files in, validated values out.
+
+Nothing here verifies a proof. It opens and reads the untrusted files with bounded
+memory and turns their bytes into validated types, reporting every failure as a
+:class:`~circuits.errors.FormatError` whose ``section`` names the file or field:
+
+* :func:`read_manifest`, :func:`read_json_file`: a bounded JSON file, parsed.
+* :func:`check_file_set`, :func:`check_file`: the directory holds exactly the listed
+  files; each has its listed size, SHA-256 and header.
+* :class:`RecordReader`, :func:`read_small_file`, :func:`read_record`: the records of
+  a checked data file, re-hashed (or length-checked) as they are read, so a file
+  changed between two passes is reported as malformed.
+* :func:`decode_leaf`, :func:`decode_liabilities`: commitments as validated points.
+
+Data files are read with ``seek``/``read``, never whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final, TypeVar
+
+from circuits.backends import GroupBackend
+from circuits.datafiles import (
+    HEADER_SIZE,
+    LEAF_RECORD_SIZE,
+    MAGIC_LEAVES,
+    MAGIC_RANGE_PROOFS,
+    MAGIC_SOLVENCY,
+    SOLVENCY_RECORD_SIZE,
+    check_header,
+    range_record_size,
+)
+from circuits.errors import FormatError
+from circuits.group import Point
+from circuits.limits import MAX_MANIFEST_BYTES
+from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+
+__all__ = ["decode_leaf", "read_manifest"]
+
+#: Block size for streaming SHA-256 of data files.
+HASH_BLOCK: Final[int] = 1 << 20
+
+_Parsed = TypeVar("_Parsed")
+
+
+def read_bounded(f: IO[bytes], limit: int, what: str) -> bytes:
+    """Read a whole JSON file of at most ``limit`` bytes; memory follows the file's size, not the limit.
+
+    Raises:
+        FormatError: the file is larger than ``limit`` (naming ``what``), or grew while being read.
+    """
+    status = os.fstat(f.fileno())
+    if stat.S_ISREG(status.st_mode):
+        if status.st_size > limit:
+            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
+        data = f.read(status.st_size + 1)
+        if len(data) > status.st_size:
+            raise FormatError(f"{what}: the file changed while being read", section=what)
+        return data
+    blocks = []  # a pipe or a device: no size to trust, read in blocks up to the limit
+    total = 0
+    while block := f.read(min(HASH_BLOCK, limit + 1 - total)):
+        total += len(block)
+        if total > limit:
+            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
+        blocks.append(block)
+    return b"".join(blocks)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and validate ``manifest.json`` of the bundle directory ``path`` (§7 step 1).
+
+    ``path`` may also be the manifest file itself. A file over
+    ``MAX_MANIFEST_BYTES`` is refused unread.
+
+    Raises:
+        FormatError: missing, unreadable, too large, not canonical, schema or digest
+            mismatch; ``section`` names the field where known.
+    """
+    path = Path(path)
+    manifest_path = path / MANIFEST_NAME if path.is_dir() else path
+    if not path.exists():
+        raise FormatError(f"bundle {str(path)!r} does not exist", section="bundle")
+    return read_json_file(manifest_path, MAX_MANIFEST_BYTES, "manifest", MANIFEST_NAME, Manifest.from_bytes)
+
+
+def read_json_file(path: Path, limit: int, what: str, name: str, parse: Callable[[bytes], _Parsed]) -> _Parsed:
+    """Read a JSON file of at most ``limit`` bytes and ``parse`` it; errors name ``what`` and the field.
+
+    Raises:
+        FormatError: unreadable (naming ``name``), too large, or rejected by ``parse``;
+            ``section`` is the failing field's path (as ``parse`` set it), else ``what``.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = read_bounded(f, limit, what)
+    except OSError as exc:
+        raise FormatError(f"{what}: cannot read {name} ({exc.strerror})", section=what) from exc
+    try:
+        return parse(data)
+    except FormatError as exc:
+        if exc.section is None:
+            exc.section = what
+        raise
+
+
+def decode_liabilities(manifest: Manifest, backend: GroupBackend) -> list[Point]:
+    """Decode every asset's ``liabilities_commitment`` as a validated point (part of §7 step 1)."""
+    points = []
+    for i, asset in enumerate(manifest.assets):
+        section = f"manifest.assets[{i}].liabilities_commitment"
+        try:
+            C_L = Point.from_bytes(asset.liabilities_commitment, backend)
+        except FormatError as exc:
+            raise FormatError(f"{section}: {exc}", section=section) from exc
+        points.append(C_L)
+    return points
+
+
+def file_roles(asset: AssetEntry) -> list[tuple[FileEntry, bytes, int, int]]:
+    """Return ``(file, magic, count, record_size)`` for each data file of ``asset`` (§3)."""
+    return [
+        (asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE),
+        (asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, range_record_size(asset.chunk_size)),
+        (asset.solvency, MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE),
+    ]
+
+
+def check_file_set(bundle: Path, manifest: Manifest) -> None:
+    """Require the directory to hold exactly ``manifest.json`` and the listed files (§2, §7 step 2)."""
+    expected = {MANIFEST_NAME}
+    for asset in manifest.assets:
+        expected.update(entry.name for entry, *_ in file_roles(asset))
+    try:
+        present = {entry.name: entry for entry in os.scandir(bundle)}
+    except OSError as exc:
+        raise FormatError(f"bundle: cannot list {str(bundle)!r} ({exc.strerror})", section="bundle") from exc
+    extra = sorted(set(present) - expected)
+    if extra:
+        raise FormatError(f"bundle: unexpected file {extra[0]!r} (the manifest does not list it)", section=extra[0])
+    for asset in manifest.assets:
+        for entry, *_ in file_roles(asset):
+            dir_entry = present.get(entry.name)
+            if dir_entry is None:
+                raise FormatError(f"{entry.name}: missing", section=entry.name)
+            try:
+                regular = dir_entry.is_file()
+            except OSError:  # a symlink loop
+                regular = False
+            if not regular:
+                raise FormatError(f"{entry.name}: not a regular file", section=entry.name)
+
+
+def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_size: int) -> None:
+    """Check one data file's size, SHA-256 (streamed in 1 MiB blocks), then header (§7 step 2).
+
+    Raises:
+        FormatError: with ``section`` the file name.
+    """
+    section = entry.name
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size != entry.size:
+                raise FormatError(f"{section}: size {size} bytes, manifest says {entry.size}", section=section)
+            digest = hashlib.sha256()
+            header = b""
+            while block := f.read(HASH_BLOCK):
+                if not header:
+                    header = block[:HEADER_SIZE]
+                digest.update(block)
+    except OSError as exc:
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+    if digest.digest() != entry.sha256:
+        raise FormatError(f"{section}: SHA-256 does not match the manifest", section=section)
+    check_header(header, magic, count, record_size, section)
+
+
+class RecordReader:
+    """Sequential reader of a data file's records that re-hashes everything it reads.
+
+    The file was hashed in step 2; :meth:`finish` requires the bytes read now to
+    hash to the same digest, so a file changed between the two passes is reported
+    as malformed rather than silently verified against other bytes.
+    """
+
+    def __init__(self, path: Path, entry: FileEntry) -> None:
+        """Open ``path`` and consume its (already checked) header."""
+        self.section = entry.name
+        self._entry = entry
+        try:
+            self._file: IO[bytes] = open(path, "rb")
+        except OSError as exc:
+            raise FormatError(f"{self.section}: cannot read ({exc.strerror})", section=self.section) from exc
+        self._hash = hashlib.sha256()
+        self.read(HEADER_SIZE)
+
+    def read(self, size: int) -> bytes:
+        """Return the next ``size`` bytes.
+
+        Raises:
+            FormatError: the file ended early (it changed since it was hashed).
+        """
+        data = self._file.read(size)
+        if len(data) != size:
+            raise FormatError(f"{self.section}: file changed while being verified (truncated)", section=self.section)
+        self._hash.update(data)
+        return data
+
+    def finish(self) -> None:
+        """Require end of file and the manifest's digest over everything read."""
+        if self._file.read(1) or self._hash.digest() != self._entry.sha256:
+            raise FormatError(f"{self.section}: file changed while being verified", section=self.section)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> RecordReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_small_file(path: Path, entry: FileEntry, magic: bytes, record_size: int) -> bytes:
+    """Read a one-record data file whole (it is a few hundred bytes), check it, return the record."""
+    section = entry.name
+    try:
+        with open(path, "rb") as f:
+            data = f.read(entry.size + 1)
+    except OSError as exc:
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+    if len(data) != entry.size or hashlib.sha256(data).digest() != entry.sha256:
+        raise FormatError(f"{section}: file changed while being verified", section=section)
+    check_header(data[:HEADER_SIZE], magic, 1, record_size, section)
+    return data[HEADER_SIZE:]
+
+
+def read_record(path: Path, entry: FileEntry, index: int, record_size: int) -> bytes:
+    """Return record ``index`` of a data file whose size, digest and header were checked (:func:`check_file`)."""
+    section = entry.name
+    try:
+        with open(path, "rb") as f:
+            f.seek(HEADER_SIZE + index * record_size)
+            data = f.read(record_size)
+    except OSError as exc:
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+    if len(data) != record_size:
+        raise FormatError(f"{section}: file changed while being verified (truncated)", section=section)
+    return data
+
+
+def decode_leaf(
+    index: int, encoding: bytes, backend: GroupBackend, section: str, *, subgroup_check: bool = True
+) -> Point:
+    """Decode leaf ``index``'s commitment; the identity is malformed (§3.1).
+
+    ``subgroup_check=False`` uses :meth:`Point.from_bytes_without_subgroup_check`,
+    only for leaves that are merely summed and compared with a validated point.
+    """
+    where = f"{section} record {index}"
+    decode = Point.from_bytes if subgroup_check else Point.from_bytes_without_subgroup_check
+    try:
+        V = decode(encoding, backend)
+    except FormatError as exc:
+        raise FormatError(f"{where}: commitment: {exc}", section=where) from exc
+    if V.is_identity():
+        raise FormatError(f"{where}: commitment is the identity", section=where)
+    return V
