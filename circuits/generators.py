@@ -27,7 +27,15 @@ from circuits.constants import GENS_CAPACITY, GENS_DST, GROUP_ORDER
 from circuits.errors import ParameterError
 from circuits.group import Point, msm_raw
 
-__all__ = ["GENS_VERSION", "TABLE_SHA256", "BulletproofGens", "PedersenGens", "generator_set_id", "table_bytes"]
+__all__ = [
+    "GENS_VERSION",
+    "TABLE_PAIRS",
+    "TABLE_SHA256",
+    "BulletproofGens",
+    "PedersenGens",
+    "generator_set_id",
+    "table_bytes",
+]
 
 #: Version of the generator derivation (part of the generator-set id).
 GENS_VERSION: Final[int] = 1
