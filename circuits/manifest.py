@@ -51,7 +51,7 @@ _TIME_RE: Final[re.Pattern[str]] = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d
 
 
 def bundle_digest(manifest: Mapping[str, Any]) -> bytes:
-    """Return ``SHA256("zk-solvency bundle v1" || 0x00 || canonical(manifest without bundle_digest))``."""
+    """Return the bundle digest of ``manifest`` (its member ``bundle_digest`` left out; ``docs/FORMAT.md`` §6.3)."""
     body = {k: v for k, v in manifest.items() if k != "bundle_digest"}
     return hashlib.sha256(_DIGEST_TAG + canonical_json(body)).digest()
 

@@ -132,6 +132,9 @@ def gen_ledger(
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 1000,
     assets: Annotated[str, typer.Option("--assets", help="Comma-separated asset symbols.")] = "BTC,ETH,USDT",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 1,
+    edge_cases: Annotated[
+        bool, typer.Option("--edge-cases", help="Also write a few maximal balances (2^64-1 base units), for tests.")
+    ] = False,
 ) -> None:
     """Write a realistic synthetic ledger and reserves (heavy-tailed amounts, 1-3 assets per customer)."""
     from prover.synth import generate_ledger
@@ -139,7 +142,7 @@ def gen_ledger(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a directory", section="--out")
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
-    ledger, reserves = generate_ledger(customers, symbols, seed, out)
+    ledger, reserves = generate_ledger(customers, symbols, seed, out, edge_cases=edge_cases)
     _out.print(f"wrote {escape(str(ledger))} and {escape(str(reserves))}")
 
 
@@ -161,6 +164,14 @@ def prove(
     ] = True,
     backend: BackendOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    run_nonce: Annotated[
+        str | None,
+        typer.Option(
+            "--run-nonce",
+            help="Reproduce an earlier run: the 64 hex digits of run_nonce in its packages' run.json "
+            "[default: a fresh random nonce].",
+        ),
+    ] = None,
 ) -> None:
     """Prove solvency: commit to every balance, prove ranges and reserves >= liabilities, write the bundle."""
     from prover.bundle import ProveOptions, write_bundle
@@ -169,9 +180,11 @@ def prove(
     from prover.reserves import load_reserves
 
     ratio = parse_ratio(min_ratio)
+    if run_nonce is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", run_nonce):
+        raise typer.BadParameter("expected 64 hex digits (run_nonce of the run's run.json)", param_hint="--run-nonce")
     options = ProveOptions(
         chunk=chunk, pad_to=pad_to, min_ratio=ratio, disclose_liabilities=disclose_liabilities, jobs=jobs,
-        backend_name=_backend_name(backend),
+        backend_name=_backend_name(backend), run_nonce=None if run_nonce is None else bytes.fromhex(run_nonce),
     )
     master = load_secret(secret)
     spec = load_reserves(reserves)
@@ -195,7 +208,8 @@ def prove(
         _out.print("self-check: the bundle verifies")
     _out.print(
         "publish the bundle and its digest; send each customer their package from "
-        f"{escape(str(packages))} (index.csv maps customer ids to files) over a private channel"
+        f"{escape(str(packages))} (index.csv maps customer ids to files) over a private channel; keep its "
+        "run.json (the run nonce) with the master secret to reproduce this run"
     )
 
 

@@ -18,10 +18,10 @@ No zk proof in here: this is input parsing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
@@ -97,7 +97,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _no_duplicate_keys(fail: _Fail) -> Any:
+def _no_duplicate_keys(fail: _Fail) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in pairs:
@@ -109,8 +109,8 @@ def _no_duplicate_keys(fail: _Fail) -> Any:
     return hook
 
 
-def _reject_constant(fail: _Fail) -> Any:
-    def hook(name: str) -> Any:
+def _reject_constant(fail: _Fail) -> Callable[[str], NoReturn]:
+    def hook(name: str) -> NoReturn:
         raise fail("file", f"{name} is not valid JSON")
 
     return hook
