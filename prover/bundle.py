@@ -57,7 +57,7 @@ from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
 from circuits.limits import RANGE_BITS, SOLVENCY_BITS
-from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest, created_problem
 from circuits.merkle import MerkleTree, leaf_hash
 from circuits.package import Package, PackageEntry
 from circuits.relations import Opening
@@ -208,6 +208,8 @@ def _read(
             f"got {len(options.run_nonce)} bytes",
             section="--run-nonce",
         )
+    if options.created is not None and (problem := created_problem(options.created)) is not None:
+        raise InputError(f"created {options.created!r}: {problem}", section="created")
     run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
     secrets = RunSecrets(master, reserves.exchange, reserves.round, run_nonce)
     return _Run(ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, run_nonce, secrets)
@@ -616,6 +618,7 @@ def _write_file(path: Path, header: bytes, body: bytes) -> FileEntry:
 
 
 def _utc_now() -> str:
+    """The current UTC time as ``created`` (``YYYY-MM-DDTHH:MM:SSZ``; POSIX time has no leap second)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
