@@ -157,7 +157,8 @@ EXPECTED_NAMES = {
     # conventions
     "group_order", "field_modulus",
     # §2, §3
-    "manifest_name", "symbol_pattern", "leaves_suffix", "range_proofs_suffix", "solvency_suffix", "header_size", "magic_leaves", "magic_range_proofs", "magic_solvency",
+    "manifest_name", "symbol_pattern", "leaves_suffix", "range_proofs_suffix", "solvency_suffix",
+    "header_size", "magic_leaves", "magic_range_proofs", "magic_solvency",
     "leaf_id_size", "point_size", "scalar_size", "leaf_record_size", "range_proof_fixed_size",
     "range_proof_round_size", "range_proof_version", "range_bits", "solvency_bits", "solvency_record_size",
     # §4, §5
