@@ -157,7 +157,8 @@ EXPECTED_NAMES = {
     # conventions
     "group_order", "field_modulus",
     # §2, §3
-    "manifest_name", "symbol_pattern", "header_size", "magic_leaves", "magic_range_proofs", "magic_solvency",
+    "manifest_name", "symbol_pattern", "leaves_suffix", "range_proofs_suffix", "solvency_suffix",
+    "header_size", "magic_leaves", "magic_range_proofs", "magic_solvency",
     "leaf_id_size", "point_size", "scalar_size", "leaf_record_size", "range_proof_fixed_size",
     "range_proof_round_size", "range_proof_version", "range_bits", "solvency_bits", "solvency_record_size",
     # §4, §5
@@ -232,8 +233,10 @@ def test_names_and_format_constants() -> None:
     assert _int("package_format_version") == package_fmt.PACKAGE_FORMAT_VERSION
     assert _bytes("protocol") == PROTOCOL_LABEL
     assert datafiles.data_file_names("BTC") == {
-        "leaves": "BTC.leaves.bin", "range_proofs": "BTC.rangeproofs.bin", "solvency": "BTC.solvency.bin"
-    }  # fmt: skip
+        "leaves": "BTC" + _str("leaves_suffix"),
+        "range_proofs": "BTC" + _str("range_proofs_suffix"),
+        "solvency": "BTC" + _str("solvency_suffix"),
+    }
 
 
 def test_headers_and_magic_bytes() -> None:
