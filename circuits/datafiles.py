@@ -1,9 +1,7 @@
-"""The bundle's binary data files (``docs/FORMAT.md`` §2, §3): names, headers, records, the leaf id.
+"""The bundle's binary data files: names, headers, records, the leaf id.
 
-Each asset ``S`` has three data files: ``S.leaves.bin`` (``leaf_count`` records of
-``leaf_id || V``), ``S.rangeproofs.bin`` (one range proof per chunk) and
-``S.solvency.bin`` (one solvency proof). Each starts with a 16-byte header
-``magic || LE32(count) || LE32(record_size)``.
+Their layout (file names, the 16-byte header, the records) is specified in
+``docs/FORMAT.md`` §2-§3, the leaf id in §8.
 """
 
 from __future__ import annotations

@@ -1,33 +1,14 @@
 r"""Nothing-up-my-sleeve generators from RFC 9380 hash_to_curve.
 
-All generators are ``hash_to_curve(msg, GENS_DST)`` on BLS12-381 G1 (suite
-``BLS12381G1_XMD:SHA-256_SSWU_RO_``, RFC 9380 §8.8.1) under the versioned tag
-:data:`circuits.constants.GENS_DST`:
+The derivation (suite, :data:`circuits.constants.GENS_DST`, the messages of ``B``,
+``B_blinding``, ``G_vec[i]`` and ``H_vec[i]``), :func:`generator_set_id`, the layout of the
+shipped table ``circuits/data/generators_v1.bin`` and its pinned hash :data:`TABLE_SHA256`,
+with known answers, are specified in ``docs/FORMAT.md`` §10 (``tests/test_spec.py`` checks
+this module against it, ``tests/test_generators.py`` re-derives every table point).
 
-=================  ==============================
-generator          message
-=================  ==============================
-``B``              ``b"B"``
-``B_blinding``     ``b"B_blinding"``
-``G_vec[i]``       ``b"G" || LE32(i)``
-``H_vec[i]``       ``b"H" || LE32(i)``
-=================  ==============================
-
-Nobody knows a discrete-log relation between any two of them.
-
-Deriving a point costs ~0.2 ms (fast) or ~2.5 ms (reference), so the first
-:data:`TABLE_PAIRS` pairs ``(G_vec[i], H_vec[i])`` and ``B``, ``B_blinding`` ship
-precomputed in ``circuits/data/generators_v1.bin`` (affine ``x || y``, big-endian,
-96 bytes each: ``B, B_blinding, G_0, H_0, G_1, H_1, ...``). The file is loaded
-only if its SHA-256 equals the pinned :data:`TABLE_SHA256`, which makes its
-points exactly the hash_to_curve outputs (``tests/test_generators.py``
-re-derives every one); otherwise the points are derived. A proof over
-``n*m`` bits uses the prefixes ``G_vec[0:n*m]`` and ``H_vec[0:n*m]`` (a flat
-layout: party ``j`` uses indices ``j*n .. j*n+n-1``), so proofs of any ``n`` and
-``m`` share generators, which lets batch verification merge their terms.
-
-:func:`generator_set_id` (bound into every transcript) is
-``SHA-256(b"zk-solvency generators" || LE32(len(DST)) || DST || LE32(version) || LE64(capacity))``.
+The table is loaded only if its SHA-256 is the pinned one; otherwise the points are derived
+(about 0.2 ms each on the fast backend, 2.5 ms on the reference one). Points past the table
+are always derived, lazily, so a verifier only pays for what it uses.
 """
 
 from __future__ import annotations
@@ -46,7 +27,15 @@ from circuits.constants import GENS_CAPACITY, GENS_DST, GROUP_ORDER
 from circuits.errors import ParameterError
 from circuits.group import Point, msm_raw
 
-__all__ = ["GENS_VERSION", "TABLE_SHA256", "BulletproofGens", "PedersenGens", "generator_set_id", "table_bytes"]
+__all__ = [
+    "GENS_VERSION",
+    "TABLE_PAIRS",
+    "TABLE_SHA256",
+    "BulletproofGens",
+    "PedersenGens",
+    "generator_set_id",
+    "table_bytes",
+]
 
 #: Version of the generator derivation (part of the generator-set id).
 GENS_VERSION: Final[int] = 1

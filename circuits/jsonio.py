@@ -16,12 +16,14 @@ from typing import Any, Final, NoReturn
 
 from circuits.errors import FormatError
 from circuits.limits import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS
+from circuits.text import check_text
 
 __all__ = ["canonical_json"]
 
 _HEX32_RE: Final[re.Pattern[str]] = re.compile(r"[0-9a-f]{64}")
 _HEX48_RE: Final[re.Pattern[str]] = re.compile(r"[0-9a-f]{96}")
 _UINT_RE: Final[re.Pattern[str]] = re.compile(r"0|[1-9][0-9]{0,77}")
+_KEY_RE: Final[re.Pattern[str]] = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _JSON_STRING_RE: Final[re.Pattern[bytes]] = re.compile(rb'"[^"]*"')
 _NOT_QUOTES_OR_BRACKETS: Final[bytes] = bytes(sorted(set(range(256)) - set(b'"[]{}')))
 
@@ -75,15 +77,56 @@ def _check_nesting(data: bytes, what: str) -> None:
         )
 
 
+class _Object(dict[str, Any]):
+    """A parsed JSON object that remembers the first key it held twice (JSON would keep the last silently)."""
+
+    duplicate: str | None = None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                obj.duplicate = key
+                break
+            seen.add(key)
+    return obj
+
+
+def _key_path(where: str, key: str) -> str:
+    return f"{where}.{key}" if _KEY_RE.fullmatch(key) else f"{where}[{json.dumps(key)}]"
+
+
+def _first_duplicate(value: Any, where: str) -> str | None:
+    """Return the path of the first key held twice by an object in ``value`` (document order), or ``None``."""
+    if isinstance(value, _Object):
+        if value.duplicate is not None:
+            return _key_path(where, value.duplicate)
+        for key, item in value.items():
+            found = _first_duplicate(item, _key_path(where, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_duplicate(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def load_json(data: object, limit: int, what: str) -> tuple[Any, bytes]:
     """Parse UTF-8 JSON of at most ``limit`` bytes with integers only (no floats, NaN or Infinity).
 
     Returns the parsed value and the input as ``bytes``. The type, size and nesting
     depth are checked before anything is copied or parsed, and integers are limited to
-    ``MAX_JSON_INT_DIGITS`` digits (whatever the interpreter's own limit).
+    ``MAX_JSON_INT_DIGITS`` digits (whatever the interpreter's own limit). An object
+    holding the same key twice is refused (JSON parsers disagree on which one counts),
+    naming the key's path (``"package.entries"``, ``"package.entries[0].amount"``).
 
     Raises:
-        FormatError: with ``section`` ``what``.
+        FormatError: with ``section`` ``what``, or the duplicated key's path.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise FormatError(f"{what}: expected bytes, got {type(data).__name__}", section=what)
@@ -94,10 +137,17 @@ def load_json(data: object, limit: int, what: str) -> tuple[Any, bytes]:
     _check_nesting(raw, what)
     try:
         value = json.loads(
-            raw.decode("utf-8"), parse_float=_reject_float, parse_constant=_reject_float, parse_int=_parse_int
+            raw.decode("utf-8"),
+            parse_float=_reject_float,
+            parse_constant=_reject_float,
+            parse_int=_parse_int,
+            object_pairs_hook=_object,
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"{what}: not valid JSON ({exc})", section=what) from exc
+    duplicate = _first_duplicate(value, what)
+    if duplicate is not None:
+        raise FormatError(f"{duplicate}: duplicate key (a JSON object may hold each key once)", section=duplicate)
     return value, raw
 
 
@@ -160,6 +210,10 @@ class Fields:
         if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, f"{value[:40]!r} does not match {pattern.pattern}")
         return value
+
+    def label(self, key: str, max_bytes: int) -> str:
+        """Return the text field ``key`` (exchange, round, customer id): :func:`circuits.text.check_text`."""
+        return check_text(self._get(key), max_bytes, f"{self.where}.{key}")
 
     def const(self, key: str, expected: object) -> None:
         """Require ``key`` to be exactly ``expected`` (same value and JSON type)."""

@@ -9,6 +9,7 @@ at parse time, and every error names the failing field as ``section``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import math
 import re
@@ -24,7 +25,7 @@ from circuits.datafiles import (
     data_file_names,
     range_record_size,
 )
-from circuits.errors import FormatError
+from circuits.errors import FormatError, ParameterError
 from circuits.generators import generator_set_id
 from circuits.jsonio import Fields, canonical_json, load_json
 from circuits.limits import (
@@ -40,18 +41,39 @@ from circuits.limits import (
     SYMBOL_RE,
 )
 
-__all__ = ["MANIFEST_NAME", "AssetEntry", "FileEntry", "Manifest", "bundle_digest"]
+__all__ = ["MANIFEST_NAME", "AssetEntry", "FileEntry", "Manifest", "bundle_digest", "created_problem"]
 
 BUNDLE_FORMAT: Final[str] = "zk-solvency-bundle"
 BUNDLE_FORMAT_VERSION: Final[int] = 1
 MANIFEST_NAME: Final[str] = "manifest.json"
 
 _DIGEST_TAG: Final[bytes] = b"zk-solvency bundle v1\x00"
-_TIME_RE: Final[re.Pattern[str]] = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+#: ``YYYY-MM-DDTHH:MM:SSZ`` in ASCII digits (``\d`` would also match Arabic-Indic and other digits).
+_CREATED_RE: Final[re.Pattern[str]] = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+
+
+def created_problem(value: object) -> str | None:
+    """Return why ``value`` is not a strict RFC 3339 UTC time ``YYYY-MM-DDTHH:MM:SSZ``, or ``None``.
+
+    ASCII digits only, upper-case ``T`` and ``Z``, no fraction, no offset; a real date
+    of the proleptic Gregorian calendar in years 0001-9999, hours 00-23, minutes and
+    seconds 00-59 (no leap second).
+    """
+    if not isinstance(value, str):
+        return f"expected a string, found {type(value).__name__}"
+    found = _CREATED_RE.fullmatch(value)
+    if found is None:
+        return "expected a UTC time YYYY-MM-DDTHH:MM:SSZ (ASCII digits, no fraction, no offset)"
+    year, month, day, hour, minute, second = (int(x) for x in found.groups())
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:
+        return f"not a real UTC time ({exc})"
+    return None
 
 
 def bundle_digest(manifest: Mapping[str, Any]) -> bytes:
-    """Return ``SHA256("zk-solvency bundle v1" || 0x00 || canonical(manifest without bundle_digest))``."""
+    """Return the bundle digest of ``manifest`` (its member ``bundle_digest`` left out; ``docs/FORMAT.md`` §6.3)."""
     body = {k: v for k, v in manifest.items() if k != "bundle_digest"}
     return hashlib.sha256(_DIGEST_TAG + canonical_json(body)).digest()
 
@@ -213,7 +235,14 @@ class Manifest:
 
     @classmethod
     def build(cls, exchange: str, round_label: str, created: str, assets: Iterable[AssetEntry]) -> Manifest:
-        """Assemble a manifest and compute its digest (writer side)."""
+        """Assemble a manifest and compute its digest (writer side).
+
+        Raises:
+            ParameterError: ``created`` is not a strict UTC time (:func:`created_problem`).
+        """
+        problem = created_problem(created)
+        if problem is not None:
+            raise ParameterError(f"created {created!r}: {problem}", section="created")
         draft = cls(exchange, round_label, created, tuple(sorted(assets, key=lambda a: a.symbol)), b"")
         return cls(draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()))
 
@@ -234,9 +263,12 @@ class Manifest:
         f.const("format_version", BUNDLE_FORMAT_VERSION)
         f.const("protocol", PROTOCOL_LABEL.decode())
         f.const("generators", generator_set_id().hex())
-        exchange = f.text("exchange", MAX_LABEL_BYTES)
-        round_label = f.text("round", MAX_LABEL_BYTES)
-        created = f.text("created", 32, _TIME_RE)
+        exchange = f.label("exchange", MAX_LABEL_BYTES)
+        round_label = f.label("round", MAX_LABEL_BYTES)
+        created = f.raw("created")
+        problem = created_problem(created)
+        if problem is not None:
+            f.fail("created", problem)
         raw_assets = f.items("assets", MAX_ASSETS)
         if not raw_assets:
             f.fail("assets", "empty")

@@ -121,10 +121,10 @@ class Package:
         f = Fields(load_json(data, MAX_PACKAGE_BYTES, "package")[0], "package")
         f.const("format", PACKAGE_FORMAT)
         f.const("format_version", PACKAGE_FORMAT_VERSION)
-        exchange = f.text("exchange", MAX_LABEL_BYTES)
-        round_label = f.text("round", MAX_LABEL_BYTES)
+        exchange = f.label("exchange", MAX_LABEL_BYTES)
+        round_label = f.label("round", MAX_LABEL_BYTES)
         digest = f.hexbytes("bundle_digest", 32)
-        customer_id = f.text("customer_id", MAX_ID_BYTES)
+        customer_id = f.label("customer_id", MAX_ID_BYTES)
         raw_entries = f.items("entries", MAX_ASSETS)
         if not raw_entries:
             f.fail("entries", "empty")

@@ -1,6 +1,6 @@
 r"""Proof types and their canonical wire format.
 
-Byte layouts are the normative definition (also in ``notes/60-wire-format.md``).
+The byte layouts and parsing rules are specified in ``notes/60-wire-format.md``.
 Points are 48-byte compressed G1 encodings, scalars 32-byte little-endian
 canonical encodings (:mod:`circuits.group`). Parsing validates every element
 (canonical scalars, on-curve and in-subgroup points), bounds every count before

@@ -2,8 +2,8 @@ r"""The Fiat-Shamir schedule of the range proof, written once for both sides.
 
 Prover (:mod:`prover.range_proof`) and verifier (:mod:`verifier.range_proof`)
 call exactly these functions in exactly this order, so the two sides cannot
-drift apart. Each transcript label equals the variable it carries (dalek's
-convention); the full table is in ``circuits/notes/50-transcript.md``.
+drift apart. Each transcript label equals the variable it carries; the full
+table is in ``circuits/notes/50-transcript.md``.
 
 Order::
 

@@ -75,10 +75,7 @@ class ChunkStatement:
         _check_root(self.merkle_root)
 
     def context(self) -> bytes:
-        """Return the context bound into the chunk's range proof (§4).
-
-        ``"zk-solvency chunk v1" || frame(E) || frame(T) || frame(S) || LE64(N) || LE64(m) || LE64(k) || root``.
-        """
+        """Return the context bound into the chunk's range proof (layout: ``docs/FORMAT.md`` §4)."""
         return (
             _CHUNK_TAG
             + frame(self.exchange.encode())
@@ -127,11 +124,7 @@ class SolvencyStatement:
         _check_root(self.merkle_root)
 
     def context(self) -> bytes:
-        """Return the context bound into the solvency proof (§4).
-
-        ``"zk-solvency solvency v1" || frame(E) || frame(T) || frame(S) || LE64(decimals) || LE128(R)
-        || LE64(num) || LE64(den) || LE64(N) || root || C_L``.
-        """
+        """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4)."""
         return (
             _SOLVENCY_TAG
             + frame(self.exchange.encode())

@@ -1,12 +1,8 @@
 r"""A merlin-style Fiat-Shamir transcript over SHAKE256.
 
-The transcript is a running SHAKE256 absorb of *framed* operations. Every
-operation is encoded as::
-
-    op (1 byte) || LE32(len(label)) || label || LE32(len(data)) || data
-
-with ``op = b"A"`` for an appended message and ``op = b"C"`` for a challenge
-request (``data = LE32(number of output bytes)``). A challenge is the SHAKE256
+The transcript is a running SHAKE256 absorb of *framed* operations, one frame
+per appended message (``A``) or challenge request (``C``); the frame layout and the
+label table are specified in ``circuits/notes/50-transcript.md``. A challenge is the SHAKE256
 output of a *copy* of the state after absorbing its request frame, so every
 challenge depends on everything absorbed before it, on its own label and on its
 length. Because labels and data are both length-framed, no sequence of

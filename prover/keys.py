@@ -1,26 +1,32 @@
-r"""The master secret and the per-round derivation of blindings and leaf salts (``docs/FORMAT.md`` §9).
+r"""The master secret and the per-run derivation of blindings, salts and package names (``docs/FORMAT.md`` §9).
 
-The exchange keeps one 32-byte master secret. Everything secret in a round is
-derived from it with HKDF-SHA256 (RFC 5869), so a round can be regenerated (to
-re-issue a customer package, say) and nothing secret besides the master needs
-storing:
+The exchange keeps one 32-byte master secret. Everything secret in a run of
+``solvency prove`` is derived from it and a 32-byte run nonce with HKDF-SHA256
+(RFC 5869). The nonce is drawn from :mod:`secrets` once per run (in the parent
+process, before any worker starts), so two runs on the same input share no
+blinding, salt or leaf id, and a re-proved round reveals nothing about which
+balances changed. The exchange keeps the nonce (``run.json`` in the private
+packages directory) and can reproduce a run with it:
 
 .. code-block:: text
 
-    PRK  = HKDF-Extract(salt = "zk-solvency round v1" || frame(T), IKM = master)
+    PRK  = HKDF-Extract(salt = "zk-solvency run v2" || frame(E) || frame(T) || run_nonce, IKM = master)
     OKM  = HKDF-Expand(PRK, info, 96)
     leaf:   info = "leaf"  || frame(S) || frame(customer_id)
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_salt = OKM[64:96]
     dummy:  info = "dummy" || frame(S) || LE64(j)
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_id   = OKM[64:96]
+    package names:  K_name = HKDF-Expand(PRK, "package name", 32)
+                    file   = hex(HMAC-SHA256(K_name, frame(customer_id)))[0:32] || ".json"
 
-with ``T`` the round label, ``S`` the asset symbol and ``frame(s) = LE32(len(s)) || s``
-(UTF-8 text). Reducing 64 uniform bytes mod ``r`` leaves a bias below ``2^-254``;
-the result is 0 with probability about ``2^-255``, and 0 is replaced by 1 because a
-zero blinding would make the commitment open trivially (``WitnessError`` in the
-range prover); the replacement changes the distribution by a negligible amount.
+with ``E`` the exchange name, ``T`` the round label, ``S`` the asset symbol and
+``frame(s) = LE32(len(s)) || s`` (UTF-8 text). Reducing 64 uniform bytes mod ``r``
+leaves a bias below ``2^-254``; the result is 0 with probability about ``2^-255``,
+and 0 is replaced by 1 because a zero blinding would make the commitment open
+trivially (``WitnessError`` in the range prover); the replacement changes the
+distribution by a negligible amount.
 
-Randomness for the master comes from :mod:`secrets` only.
+Randomness for the master and the run nonce comes from :mod:`secrets` only.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import os
 import secrets
 import struct
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 from circuits.constants import GROUP_ORDER
 from circuits.encoding import frame
@@ -39,19 +45,24 @@ from circuits.errors import InputError
 
 __all__ = [
     "MASTER_SECRET_SIZE",
-    "LeafSecrets",
+    "RUN_NONCE_SIZE",
+    "RunSecrets",
     "hkdf_expand",
     "hkdf_extract",
     "keygen",
     "load_secret",
+    "new_run_nonce",
 ]
 
 MASTER_SECRET_SIZE: Final[int] = 32
 _HASH: Final[str] = "sha256"
 _HASH_LEN: Final[int] = 32
-_ROUND_SALT_TAG: Final[bytes] = b"zk-solvency round v1"
+RUN_NONCE_SIZE: Final[int] = 32
+_RUN_SALT_TAG: Final[bytes] = b"zk-solvency run v2"
 _LEAF_INFO_TAG: Final[bytes] = b"leaf"
 _DUMMY_INFO_TAG: Final[bytes] = b"dummy"
+_PACKAGE_NAME_INFO: Final[bytes] = b"package name"
+_PACKAGE_NAME_HEX_DIGITS: Final[int] = 32
 _OKM_LEN: Final[int] = 96
 _BLINDING_BYTES: Final[int] = 64
 
@@ -141,7 +152,12 @@ def load_secret(path: Path) -> bytes:
 
 
 # ---------------------------------------------------------------------------
-# Per-round derivation
+# Per-run derivation
+
+
+def new_run_nonce() -> bytes:
+    """Return a fresh 32-byte run nonce from :mod:`secrets` (draw it once per run)."""
+    return secrets.token_bytes(RUN_NONCE_SIZE)
 
 
 def _blinding(okm: bytes) -> int:
@@ -149,42 +165,57 @@ def _blinding(okm: bytes) -> int:
     return v_blinding or 1  # 0 with probability ~2^-255; see the module docstring
 
 
-class LeafSecrets:
-    """The secrets of one round, derived from the master secret (``docs/FORMAT.md`` §9).
+def _text(value: str) -> bytes:
+    return frame(value.encode("utf-8"))
 
-    Holds only the round's HKDF pseudo-random key, never the master itself, and its
-    ``repr`` shows neither.
 
-    >>> secrets_ = LeafSecrets(bytes(32), "2026-11-24T00:00:00Z")
-    >>> v_blinding, leaf_salt = secrets_.leaf("BTC", "alice")
+class RunSecrets:
+    """The secrets of one run of ``solvency prove`` (``docs/FORMAT.md`` §9).
+
+    Derived from the master secret, the exchange name, the round label and the run
+    nonce. Holds only the run's HKDF pseudo-random key and the package-name key,
+    never the master or the nonce, and its ``repr`` shows none of them.
+
+    >>> run = RunSecrets(bytes(32), "Example Exchange", "2026-11-24T00:00:00Z", bytes(32))
+    >>> v_blinding, leaf_salt = run.leaf("BTC", "alice")
     >>> 0 < v_blinding and len(leaf_salt)
     32
     """
 
-    __slots__ = ("_prk", "round_label")
+    __slots__ = ("_name_key", "_prk", "exchange", "round_label")
 
-    def __init__(self, master: bytes, round_label: str) -> None:
-        """Derive the round key ``PRK`` from the 32-byte ``master`` and the round label."""
+    def __init__(self, master: bytes, exchange: str, round_label: str, run_nonce: bytes) -> None:
+        """Derive the run key ``PRK`` from the 32-byte ``master``, the labels and the 32-byte ``run_nonce``."""
         if len(master) != MASTER_SECRET_SIZE:
             raise ValueError(f"the master secret is {MASTER_SECRET_SIZE} bytes, got {len(master)}")
+        if len(run_nonce) != RUN_NONCE_SIZE:
+            raise ValueError(f"the run nonce is {RUN_NONCE_SIZE} bytes, got {len(run_nonce)}")
+        self.exchange = exchange
         self.round_label = round_label
-        self._prk = hkdf_extract(_ROUND_SALT_TAG + frame(round_label.encode("utf-8")), bytes(master))
+        salt = _RUN_SALT_TAG + _text(exchange) + _text(round_label) + bytes(run_nonce)
+        self._prk = hkdf_extract(salt, bytes(master))
+        self._name_key = hkdf_expand(self._prk, _PACKAGE_NAME_INFO, _HASH_LEN)
 
     def __repr__(self) -> str:
-        return f"LeafSecrets(round_label={self.round_label!r}, master=<hidden>)"
+        return f"RunSecrets(exchange={self.exchange!r}, round_label={self.round_label!r}, master=<hidden>)"
 
-    def __reduce__(self) -> None:  # type: ignore[override]
-        raise TypeError("LeafSecrets is not picklable (it holds secret key material)")
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("RunSecrets is not picklable (it holds secret key material)")
 
     def _okm(self, info: bytes) -> bytes:
         return hkdf_expand(self._prk, info, _OKM_LEN)
 
     def leaf(self, symbol: str, customer_id: str) -> tuple[int, bytes]:
         """Return ``(v_blinding, leaf_salt)`` of ``customer_id``'s leaf for asset ``symbol``."""
-        okm = self._okm(_LEAF_INFO_TAG + frame(symbol.encode("utf-8")) + frame(customer_id.encode("utf-8")))
+        okm = self._okm(_LEAF_INFO_TAG + _text(symbol) + _text(customer_id))
         return _blinding(okm), okm[_BLINDING_BYTES:]
 
     def dummy(self, symbol: str, j: int) -> tuple[int, bytes]:
         """Return ``(v_blinding, leaf_id)`` of padding leaf ``j`` (``0 <= j < 2^64``) of asset ``symbol``."""
-        okm = self._okm(_DUMMY_INFO_TAG + frame(symbol.encode("utf-8")) + struct.pack("<Q", j))
+        okm = self._okm(_DUMMY_INFO_TAG + _text(symbol) + struct.pack("<Q", j))
         return _blinding(okm), okm[_BLINDING_BYTES:]
+
+    def package_name(self, customer_id: str) -> str:
+        """Return the file name of ``customer_id``'s package: a keyed HMAC, not guessable from the id."""
+        mac = hmac.digest(self._name_key, _text(customer_id), _HASH)
+        return mac.hex()[:_PACKAGE_NAME_HEX_DIGITS] + ".json"

@@ -4,8 +4,9 @@ Format (issue 3, "Inputs"): a CSV file (RFC 4180 quoting, UTF-8, an optional BOM
 whose first line is exactly ``customer_id,asset,amount``, then one row per customer
 and asset:
 
-* ``customer_id``: any non-empty UTF-8 string of at most 256 bytes (quote it if it
-  holds a comma, a quote or a line break);
+* ``customer_id``: a non-empty UTF-8 string of at most 256 bytes without control,
+  format, bidi or separator characters (:mod:`circuits.text`; so no line break);
+  quote it if it holds a comma or a quote;
 * ``asset``: a symbol listed in the reserves file;
 * ``amount``: a plain non-negative decimal string with at most the asset's decimals,
   below ``2^64`` base units (see :mod:`prover.amounts`).
@@ -46,6 +47,7 @@ import numpy.typing as npt
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ID_BYTES, RANGE_BITS
+from circuits.text import text_problem
 from prover.amounts import parse_amount, quote_value
 from prover.reserves import Reserves
 
@@ -366,10 +368,9 @@ def load_ledger(
                 id_bytes = customer_id.encode("utf-8")
             except UnicodeEncodeError:
                 raise fail(line, "customer_id", "invalid UTF-8") from None
-            if not id_bytes:
-                raise fail(line, "customer_id", "empty customer id")
-            if len(id_bytes) > MAX_ID_BYTES:
-                raise fail(line, "customer_id", f"longer than {MAX_ID_BYTES} UTF-8 bytes ({len(id_bytes)})")
+            problem = text_problem(customer_id, MAX_ID_BYTES)
+            if problem is not None:
+                raise fail(line, "customer_id", problem if id_bytes else "empty customer id")
 
             builder = builders.get(asset)
             if builder is None:

@@ -4,7 +4,7 @@ Relation (``notes/30-range-proof.md``)::
 
     PK{ (v_j, v_blinding_j)_{j<m} : V_j = v_j*B + v_blinding_j*B_blinding, 0 <= v_j < 2^n }
 
-The m values are proved by one prover "in the role of all m parties" (dalek's
+The m values are proved by one prover "in the role of all m parties" (the
 single-party form of the MPC), so the proof is identical to an MPC-produced one.
 The Fiat-Shamir schedule is :mod:`circuits.schedule`, shared with the verifier.
 Names follow the notes: ``a_L, a_R, a_blinding, s_L, s_R, s_blinding, t_1_blinding,

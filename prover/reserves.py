@@ -18,13 +18,14 @@ No zk proof in here: this is input parsing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.text import text_problem
 from prover.amounts import parse_amount, quote_value
 
 __all__ = ["AssetSpec", "Reserves", "load_reserves"]
@@ -58,8 +59,8 @@ class Reserves:
     """A validated reserves file.
 
     Attributes:
-        exchange: the exchange name, non-empty, at most 256 UTF-8 bytes.
-        round: the round label (e.g. an ISO timestamp), non-empty, at most 256 UTF-8 bytes.
+        exchange: the exchange name, a text field of at most 256 UTF-8 bytes (:mod:`circuits.text`).
+        round: the round label (e.g. an ISO timestamp), a text field of at most 256 UTF-8 bytes.
         assets: the assets sorted by symbol, symbols unique, 1 to 256 of them.
     """
 
@@ -96,7 +97,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _no_duplicate_keys(fail: _Fail) -> Any:
+def _no_duplicate_keys(fail: _Fail) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, value in pairs:
@@ -108,8 +109,8 @@ def _no_duplicate_keys(fail: _Fail) -> Any:
     return hook
 
 
-def _reject_constant(fail: _Fail) -> Any:
-    def hook(name: str) -> Any:
+def _reject_constant(fail: _Fail) -> Callable[[str], NoReturn]:
+    def hook(name: str) -> NoReturn:
         raise fail("file", f"{name} is not valid JSON")
 
     return hook
@@ -130,16 +131,12 @@ def _check_keys(fail: _Fail, where: str, obj: Any, allowed: frozenset[str]) -> d
 
 
 def _label(fail: _Fail, field: str, value: Any) -> str:
+    """Validate the exchange or round label as a text field (:func:`circuits.text.text_problem`)."""
     if not isinstance(value, str):
         raise fail(field, f"expected a string, found {_type_name(value)}")
-    if value == "":
-        raise fail(field, "must not be empty")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise fail(field, "not valid Unicode text (lone surrogate)") from None
-    if size > MAX_LABEL_BYTES:
-        raise fail(field, f"longer than {MAX_LABEL_BYTES} UTF-8 bytes ({size})")
+    problem = text_problem(value, MAX_LABEL_BYTES)
+    if problem is not None:
+        raise fail(field, problem)
     return value
 
 

@@ -13,8 +13,12 @@ What the data looks like:
   emoji, a comma or double quotes, to exercise CSV quoting and UTF-8 handling;
 * most customers hold 1-3 assets (55% one, 30% two, 12% three, 3% four), earlier
   assets in the list being somewhat more popular; every asset has at least one holder;
-* heavy-tailed (log-normal) balances around a typical holding per asset, about 1%
-  zero balances and a few maximal ones (``2^64 - 1`` base units), in random row order;
+* heavy-tailed (log-normal) balances around a typical holding per asset, each capped
+  near the largest real exchange accounts (``CAPS``: 20,000 BTC, 300,000 ETH, 10^9 USDT
+  or USDC, 5,000,000 SOL, 10^6 typical holdings of any other asset), about 1% zero
+  balances, in random row order, so totals read like a real exchange's;
+* with ``edge_cases=True`` (``gen-ledger --edge-cases``, for tests) also a few maximal
+  balances (``2^64 - 1`` base units), which no real ledger holds but the format allows;
 * reserves = liabilities * a ratio drawn from [1.02, 1.30], rounded up, so the
   exchange is solvent for every asset.
 
@@ -40,10 +44,11 @@ from numpy.random import PCG64, Generator
 
 from circuits.errors import InputError
 from circuits.limits import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.text import text_problem
 from prover.amounts import format_amount
 from prover.ledger import LEDGER_HEADER
 
-__all__ = ["DECIMALS", "generate_ledger"]
+__all__ = ["CAPS", "DECIMALS", "cap_base_units", "generate_ledger"]
 
 DECIMALS: Final[dict[str, int]] = {"BTC": 8, "ETH": 9, "USDT": 6, "USDC": 6, "SOL": 9}
 DEFAULT_DECIMALS: Final[int] = 8
@@ -51,6 +56,9 @@ DEFAULT_DECIMALS: Final[int] = 8
 _TYPICAL: Final[dict[str, float]] = {"BTC": 0.02, "ETH": 0.5, "USDT": 300.0, "USDC": 250.0, "SOL": 8.0}
 _DEFAULT_TYPICAL: Final[float] = 50.0
 _SIGMA: Final[float] = 2.2
+# Largest balance of one customer, in display units: about the largest real exchange accounts.
+CAPS: Final[dict[str, float]] = {"BTC": 20_000.0, "ETH": 300_000.0, "USDT": 1e9, "USDC": 1e9, "SOL": 5e6}
+_DEFAULT_CAP_TYPICALS: Final[float] = 1e6  # any other asset: at most 10^6 typical holdings
 _HOLDINGS_P: Final[tuple[float, ...]] = (0.55, 0.30, 0.12, 0.03)  # P(hold 1, 2, 3, 4 assets)
 _MAX_AMOUNT: Final[int] = (1 << 64) - 1
 _MAX_CUSTOMERS: Final[int] = 100_000_000
@@ -84,8 +92,9 @@ def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange:
     if len(set(assets)) != len(assets):
         raise _fail("assets", "duplicate symbol")
     for field, label in (("exchange", exchange), ("round", round_label)):
-        if not label or len(label.encode("utf-8")) > MAX_LABEL_BYTES:
-            raise _fail(field, f"must be non-empty and at most {MAX_LABEL_BYTES} UTF-8 bytes")
+        problem = text_problem(label, MAX_LABEL_BYTES)
+        if problem is not None:
+            raise _fail(field, problem)
 
 
 def _write_atomic(path: Path, fill: Callable[[TextIO], None]) -> None:
@@ -135,15 +144,26 @@ def _holdings(customers: int, n_assets: int, rng: Generator) -> np.ndarray:
     return holds
 
 
-def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator) -> np.ndarray:
-    """Return the balance of each row in base units (uint64): heavy-tailed, a few 0 and 2^64-1."""
+def cap_base_units(symbol: str) -> int:
+    """Return the largest balance ``gen-ledger`` gives one customer of ``symbol``, in base units."""
+    cap = CAPS.get(symbol, _TYPICAL.get(symbol, _DEFAULT_TYPICAL) * _DEFAULT_CAP_TYPICALS)
+    unit: int = 10 ** DECIMALS.get(symbol, DEFAULT_DECIMALS)
+    return int(cap) * unit
+
+
+def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator, edge_cases: bool) -> np.ndarray:
+    """Return the balance of each row in base units (uint64): heavy-tailed and capped, about 1% zero.
+
+    With ``edge_cases`` a few rows (one per 2,000, at least one) hold the maximal ``2^64 - 1`` instead.
+    """
     rows = len(asset_of_row)
     medians = np.array([_TYPICAL.get(s, _DEFAULT_TYPICAL) * 10.0 ** DECIMALS.get(s, DEFAULT_DECIMALS) for s in symbols])
+    caps = np.array([cap_base_units(s) for s in symbols], dtype=np.uint64)
     values = rng.lognormal(mean=np.log(medians[asset_of_row]), sigma=_SIGMA)
-    amounts: np.ndarray = np.floor(np.minimum(values, 1e18)).astype(np.uint64)
+    amounts: np.ndarray = np.minimum(np.floor(np.minimum(values, 1e18)).astype(np.uint64), caps[asset_of_row])
     if rows >= 4:
         zeros = max(1, rows // 100)
-        maximal = max(1, rows // 2000)
+        maximal = max(1, rows // 2000) if edge_cases else 0
         special = rng.choice(rows, size=zeros + maximal, replace=False)
         amounts[special[:zeros]] = 0
         amounts[special[zeros:]] = np.uint64(_MAX_AMOUNT)
@@ -158,6 +178,7 @@ def generate_ledger(
     *,
     exchange: str = "Example Exchange",
     round_label: str | None = None,
+    edge_cases: bool = False,
 ) -> tuple[Path, Path]:
     """Write a synthetic ``out_dir/ledger.csv`` and a covering ``out_dir/reserves.json``.
 
@@ -172,6 +193,7 @@ def generate_ledger(
         out_dir: the directory to write into.
         exchange: the exchange name for the reserves file.
         round_label: the round label; defaults to ``"2026-11-24T00:00:00Z#<seed>"``.
+        edge_cases: also write a few maximal balances (``2^64 - 1`` base units), for tests.
 
     Returns:
         ``(ledger_path, reserves_path)``.
@@ -187,7 +209,7 @@ def generate_ledger(
     ids = _customer_ids(customers, rng)
     holds = _holdings(customers, len(symbols), rng)
     customer_of_row, asset_of_row = np.nonzero(holds)
-    amounts = _amounts(symbols, asset_of_row, rng)
+    amounts = _amounts(symbols, asset_of_row, rng, edge_cases)
     ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()
     order = rng.permutation(len(amounts))
 

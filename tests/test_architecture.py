@@ -1,4 +1,4 @@
-"""The architecture rules of STYLE.md G1/G13, checked mechanically.
+"""The architecture rules of the project, checked mechanically.
 
 * Dependencies flow one way: ``cli -> {prover, verifier} -> circuits``; loading a
   package never loads the layers above it or its sibling (subprocess, fresh interpreter).
@@ -37,7 +37,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_importing_verifier_does_not_load_prover():
-    """The check quoted in STYLE.md G1, verbatim."""
+    """``import verifier`` loads no module of ``prover``."""
     code = "import verifier, sys; assert not any(m.split('.')[0]=='prover' for m in sys.modules)"
     result = _run([sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """Batch verification: one MSM for many proofs, and the error names the bad ones.
 
-dalek asserts ``bad_shares == [1, 3]``; here ``BatchVerificationError.bad_indices`` must be
+``BatchVerificationError.bad_indices`` must be
 exactly the positions of the false proofs, whatever made them false (a failed
 check found by bisection, or an identity point met while replaying the transcript).
 """

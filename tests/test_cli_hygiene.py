@@ -2,10 +2,10 @@
 
 1. Secret scan. One small real round is made with the CLI (``keygen``, ``gen-ledger``
    with 20 customers x BTC,ETH, ``prove --chunk 4``). Every secret of the round is
-   recomputed from the master secret with the derivation of ``prover/keys.py``
-   (``docs/FORMAT.md`` §9): the HKDF PRK, each customer's and each dummy leaf's
-   blinding and raw OKM, each leaf salt, each asset's blinding sum and surplus
-   blinding, and the master itself. The derivation is tied to the produced files
+   recomputed from the master secret and the run nonce of ``run.json`` with the
+   derivation of ``prover/keys.py`` (``docs/FORMAT.md`` §9): the run nonce, the HKDF
+   PRK, each customer's and each dummy leaf's blinding and raw OKM, each leaf salt,
+   each asset's blinding sum and surplus blinding, and the master itself. The derivation is tied to the produced files
    (packages, leaf ids, ``C_L``) so the list is provably complete. Every byte of
    every bundle file and everything the CLI printed is scanned for each secret in
    raw little/big-endian, lower/upper hex, decimal and base64 (any alignment), and
@@ -51,7 +51,7 @@ from circuits.manifest import bundle_digest
 from cli.exit_codes import EXIT_FORMAT, EXIT_INPUT, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_VERIFICATION
 from cli.main import app
 from prover.amounts import parse_amount
-from prover.keys import LeafSecrets, hkdf_expand, hkdf_extract
+from prover.keys import RunSecrets, hkdf_expand, hkdf_extract
 
 runner = CliRunner()
 
@@ -189,6 +189,7 @@ class Round:
     packages: Path
     master: bytes
     round_label: str
+    run_nonce: bytes
     holders: dict[str, list[str]]  # asset -> customer ids
     amounts: dict[tuple[str, str], int]  # (asset, customer) -> base units
     blindings: dict[tuple[str, str], int]
@@ -218,12 +219,14 @@ def _read_inputs(ledger: Path, reserves: Path) -> tuple[dict[str, list[str]], di
 
 
 def _derive_round_secrets(
-    master: bytes, round_label: str, holders: dict[str, list[str]], leaf_counts: dict[str, int]
+    master: bytes, exchange: str, round_label: str, run_nonce: bytes, holders: dict[str, list[str]],
+    leaf_counts: dict[str, int],
 ) -> tuple[dict[str, bytes], dict[tuple[str, str], int], dict[tuple[str, str], bytes], dict[str, set[bytes]]]:
-    """Every secret of the round (§9): returns ``(secrets, blindings, salts, dummy leaf ids)``."""
-    prk = hkdf_extract(b"zk-solvency round v1" + frame(round_label.encode("utf-8")), master)
-    derived = LeafSecrets(master, round_label)
-    secrets: dict[str, bytes] = {"master secret": master, "HKDF PRK": prk}
+    """Every secret of the run (§9): returns ``(secrets, blindings, salts, dummy leaf ids)``."""
+    salt = b"zk-solvency run v2" + frame(exchange.encode("utf-8")) + frame(round_label.encode("utf-8")) + run_nonce
+    prk = hkdf_extract(salt, master)
+    derived = RunSecrets(master, exchange, round_label, run_nonce)
+    secrets: dict[str, bytes] = {"master secret": master, "run nonce": run_nonce, "HKDF PRK": prk}
     blindings: dict[tuple[str, str], int] = {}
     salts: dict[tuple[str, str], bytes] = {}
     dummy_ids: dict[str, set[bytes]] = {}
@@ -271,9 +274,15 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Round:
     master = key.read_bytes()
     assert len(master) == 32
     manifest = json.loads((bundle / "manifest.json").read_bytes())
+    run = json.loads((packages / "run.json").read_bytes())
+    assert run["exchange"] == manifest["exchange"] and run["round"] == manifest["round"]
+    run_nonce = bytes.fromhex(run["run_nonce"])
+    assert len(run_nonce) == 32
     holders, amounts = _read_inputs(ledger, reserves)
     leaf_counts = {a["symbol"]: a["leaf_count"] for a in manifest["assets"]}
-    secrets, blindings, salts, dummy_ids = _derive_round_secrets(master, manifest["round"], holders, leaf_counts)
+    secrets, blindings, salts, dummy_ids = _derive_round_secrets(
+        master, manifest["exchange"], manifest["round"], run_nonce, holders, leaf_counts
+    )
 
     # The derivation covers every leaf of the bundle: the leaf ids are exactly the customers' and the
     # dummies', and the derived blindings open each asset's liabilities commitment C_L.
@@ -290,8 +299,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Round:
         assert pc.commit(liabilities, blinding_sum).to_bytes().hex() == asset["liabilities_commitment"]
 
     made = Round(
-        root, key, ledger, reserves, bundle, packages, master, manifest["round"], holders, amounts, blindings,
-        salts, secrets, outputs, Scanner(secrets),
+        root, key, ledger, reserves, bundle, packages, master, manifest["round"], run_nonce, holders, amounts,
+        blindings, salts, secrets, outputs, Scanner(secrets),
     )
     # Each package holds exactly its customer's derived blindings and salts.
     customers = sorted({cid for cids in holders.values() for cid in cids})
@@ -333,15 +342,18 @@ def test_scanner_finds_the_blindings_and_salts_a_package_legitimately_holds(made
         assert f"{symbol} leaf_salt of {cid!r}: hex-le" in found
         assert f"{symbol} blinding of {cid!r}: 16-hex-digit window" in found
     assert all(f"of {cid!r}" in hit for hit in found), found
-    assert not any("master" in hit or "PRK" in hit for hit in found)
+    assert not any("master" in hit or "PRK" in hit or "nonce" in hit for hit in found)
 
 
 def test_disclosed_liabilities_are_the_only_secret_a_bundle_may_publish(made: Round, tmp_path: Path) -> None:
-    """Positive control on a real bundle: --disclose-liabilities publishes each blinding sum, found; nothing else."""
+    """Positive control on a real bundle: --disclose-liabilities publishes each blinding sum, found; nothing else.
+
+    The run is reproduced with the fixture's run nonce, so its blindings are the ones the scanner knows.
+    """
     bundle = tmp_path / "bundle"
     succeeded(solvency("prove", "--ledger", made.ledger, "--reserves", made.reserves, "--secret", made.secret_file,
                        "--out", bundle, "--packages", tmp_path / "packages", "--chunk", CHUNK, "--quiet",
-                       "--disclose-liabilities"))
+                       "--disclose-liabilities", "--run-nonce", made.run_nonce.hex()))
     found = {hit.split(": ")[0] for path in bundle.iterdir() for hit in made.scanner.find(path.read_bytes())}
     assert found == {f"{symbol} sum of blindings" for symbol in ASSETS}
 

@@ -193,7 +193,7 @@ def test_e2e_prove_writes_bundle_and_packages(e2e: E2E) -> None:
     # One private package per customer, holding exactly their ledger rows.
     packages = packages_of(e2e.packages)
     assert len(packages) == len({cid for cid, _ in rows}) == 200
-    assert len(list(e2e.packages.glob("*.json"))) == 200
+    assert len([p for p in e2e.packages.glob("*.json") if p.name != "run.json"]) == 200
     for cid, package in packages.items():
         assert package["customer_id"] == cid and package["round"] == manifest["round"]
         assert package["bundle_digest"] == manifest["bundle_digest"]
@@ -454,6 +454,18 @@ def test_gen_ledger_refuses_bad_assets(tmp_path: Path) -> None:
     assert not (tmp_path / "in" / "ledger.csv").exists()
 
 
+def test_gen_ledger_edge_cases_adds_maximal_balances_only_on_request(tmp_path: Path) -> None:
+    """The demo ledger holds no 2^64 - 1 balance (C.8); ``--edge-cases`` adds a few for tests."""
+    def base_units(name: str, *extra: object) -> list[int]:
+        succeeded(solvency("gen-ledger", "--customers", 300, "--assets", "BTC,ETH,USDT", "--out", tmp_path / name,
+                           *extra))
+        rows = _ledger_rows(tmp_path / name / "ledger.csv")
+        return [parse_amount(v, DECIMALS[asset]) for (_, asset), v in rows.items()]
+
+    assert TWO_64 - 1 not in base_units("plain")
+    assert TWO_64 - 1 in base_units("edge", "--edge-cases")
+
+
 def test_gen_ledger_refuses_an_out_path_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("not a directory")
     refused(solvency("gen-ledger", "--customers", 5, "--out", tmp_path / "taken"), EXIT_INPUT)
@@ -589,10 +601,16 @@ class Small:
     def packages(self, name: str) -> Path:
         return self.root / name / "packages"
 
+    def run_nonce(self, name: str) -> str:
+        """The hex run nonce of a run (its ``run.json``), for ``--run-nonce``."""
+        nonce: str = json.loads((self.packages(name) / "run.json").read_bytes())["run_nonce"]
+        return nonce
+
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Small:
-    """Bundles of one 2-asset ledger: a1 and a1_again (round A, secret 1), b1 (round B), a2 (secret 2)."""
+    """Bundles of one 2-asset ledger: a1, a1_fresh (round A, secret 1, each its own run nonce), a1_again (a1
+    reproduced with a1's --run-nonce), b1 (round B), a2 (secret 2)."""
     root = tmp_path_factory.mktemp("small")
     made = Small(
         root, write_ledger(root / "ledger.csv", SMALL_ROWS),
@@ -605,11 +623,13 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Small:
     for name, reserves, secret in (
         ("a1", made.reserves_a, made.secret_1),
         ("a1_again", made.reserves_a, made.secret_1),
+        ("a1_fresh", made.reserves_a, made.secret_1),
         ("b1", made.reserves_b, made.secret_1),
         ("a2", made.reserves_a, made.secret_2),
     ):
         (root / name).mkdir()
-        succeeded(prove(made.ledger, reserves, secret, made.bundle(name), made.packages(name), "--chunk", 4))
+        nonce = ("--run-nonce", made.run_nonce("a1")) if name == "a1_again" else ()
+        succeeded(prove(made.ledger, reserves, secret, made.bundle(name), made.packages(name), "--chunk", 4, *nonce))
     return made
 
 
@@ -625,7 +645,8 @@ def _without_digest(packages: dict[str, dict[str, Any]]) -> dict[str, dict[str, 
     return {cid: {k: v for k, v in p.items() if k != "bundle_digest"} for cid, p in packages.items()}
 
 
-def test_same_secret_ledger_and_round_give_the_same_commitments_ids_and_roots(small: Small, tmp_path: Path) -> None:
+def test_same_run_nonce_gives_the_same_commitments_ids_and_roots(small: Small, tmp_path: Path) -> None:
+    """``--run-nonce`` of an earlier run (same secret, ledger and round) reproduces that run's leaves."""
     first, second = small.bundle("a1"), small.bundle("a1_again")
     assert _public_leaf_data(first) == _public_leaf_data(second)
     for symbol in ("BTC", "ETH"):
@@ -636,13 +657,16 @@ def test_same_secret_ledger_and_round_give_the_same_commitments_ids_and_roots(sm
     assert _without_digest(packages_of(small.packages("a1"))) == _without_digest(again)
     # Leaves are ordered by leaf id, not by ledger position: shuffled rows give the same leaves.
     shuffled = write_ledger(tmp_path / "shuffled.csv", SMALL_ROWS[::-1])
-    succeeded(prove(shuffled, small.reserves_a, small.secret_1, tmp_path / "b", tmp_path / "p", "--chunk", 4))
+    succeeded(prove(shuffled, small.reserves_a, small.secret_1, tmp_path / "b", tmp_path / "p", "--chunk", 4,
+                    "--run-nonce", small.run_nonce("a1")))
     assert _public_leaf_data(tmp_path / "b") == _public_leaf_data(first)
 
 
-def test_another_round_or_secret_gives_fresh_leaves(small: Small) -> None:
+def test_another_run_round_or_secret_gives_fresh_leaves(small: Small) -> None:
+    """A second run on the same inputs (a fresh run nonce), another round or another secret share no leaf."""
+    assert small.run_nonce("a1_fresh") != small.run_nonce("a1")
     a1 = _public_leaf_data(small.bundle("a1"))
-    for other in ("b1", "a2"):
+    for other in ("a1_fresh", "b1", "a2"):
         data = _public_leaf_data(small.bundle(other))
         for symbol in ("BTC", "ETH"):
             count, root, C_L, body = data[symbol]
@@ -657,8 +681,9 @@ def test_another_round_or_secret_gives_fresh_leaves(small: Small) -> None:
 
 @pytest.mark.parametrize(
     ("package_from", "bundle_from"),
-    [("a1", "b1"), ("b1", "a1"), ("a2", "a1"), ("a1", "a2"), ("a1_again", "a1")],
-    ids=["round_a_vs_round_b", "round_b_vs_round_a", "other_secret", "other_secret_reverse", "same_inputs_rerun"],
+    [("a1", "b1"), ("b1", "a1"), ("a2", "a1"), ("a1", "a2"), ("a1_again", "a1"), ("a1_fresh", "a1")],
+    ids=["round_a_vs_round_b", "round_b_vs_round_a", "other_secret", "other_secret_reverse", "same_run_nonce_rerun",
+         "same_inputs_rerun"],
 )
 def test_package_from_another_round_or_bundle_is_rejected(small: Small, package_from: str, bundle_from: str) -> None:
     path = package_path(small.packages(package_from), "user-03")
@@ -780,7 +805,8 @@ def test_resigned_tampered_range_proof_fails_naming_the_chunk(e2e: E2E, tampered
 
 def test_pad_to_512(small: Small, tmp_path: Path) -> None:
     result = prove(
-        small.ledger, small.reserves_a, small.secret_1, tmp_path / "b", tmp_path / "p", "--pad-to", 512, "--chunk", 64
+        small.ledger, small.reserves_a, small.secret_1, tmp_path / "b", tmp_path / "p", "--pad-to", 512, "--chunk", 64,
+        "--run-nonce", small.run_nonce("a1"),
     )
     succeeded(result)
     manifest = manifest_of(tmp_path / "b")
@@ -789,7 +815,7 @@ def test_pad_to_512(small: Small, tmp_path: Path) -> None:
     ]
     summary = json.loads(succeeded(solvency("inspect", tmp_path / "b", "--json")).stdout)
     assert [(a["leaf_count"], a["chunk_count"]) for a in summary["assets"]] == [(512, 8), (512, 8)]
-    # Padding changes only the leaf count: the real leaves are the unpadded bundle's (same round, secret).
+    # Padding changes only the leaf count: the real leaves are the unpadded bundle's (same round, secret, run nonce).
     body = leaves(small.bundle("a1"), "BTC")
     real = {body[i : i + 80] for i in range(16, len(body), 80)}
     padded = leaves(tmp_path / "b", "BTC")
@@ -823,7 +849,7 @@ def test_scale_4096_customers_one_asset(tmp_path: Path) -> None:
     code, report = verify_json(tmp_path / "bundle")
     assert code == EXIT_OK and report["ok"] is True
     assert [(a["leaf_count"], a["chunk_count"]) for a in report["assets"]] == [(4096, 64)]
-    packages = sorted((tmp_path / "packages").glob("*.json"))
+    packages = sorted(p for p in (tmp_path / "packages").glob("*.json") if p.name != "run.json")
     assert len(packages) == 4096
     check = json.loads(succeeded(solvency("check", packages[len(packages) // 2], "--bundle", tmp_path / "bundle",
                                           "--json")).stdout)

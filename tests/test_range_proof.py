@@ -1,9 +1,9 @@
 """Aggregated range proofs: round trips, prover errors, tampering, Frozen Heart, parsing properties.
 
-Organised as STYLE.md G14 asks:
+Organised in four parts:
 
 * a round-trip grid over ``n x m`` with the prover and the verifier in separate
-  scopes that share nothing but bytes (dalek ``singleparty_create_and_verify_helper``);
+  scopes that share nothing but bytes;
 * tamper tests that change one thing at a time and assert the **exact** exception
   class (``type(exc) is X``), for every point, every scalar and every commitment;
 * the Frozen Heart guard: a proof is bound to its commitments, ``n``, ``m``, their

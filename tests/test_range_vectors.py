@@ -1,7 +1,7 @@
 """Replay the frozen range-proof vectors (``tests/vectors/range_proof_v1.json``) forever.
 
 Proofs generated with protocol v1 must keep verifying, and keep failing the way
-they failed, in every later version (STYLE.md G10; dalek ``tests/range_proof.rs``).
+they failed, in every later version (``circuits/notes/60-wire-format.md``, versioning policy).
 Outcomes: ``true`` verifies, ``false`` raises exactly ``VerificationError`` from the
 verifier, ``null`` raises ``FormatError`` or ``ParameterError`` while parsing.
 """

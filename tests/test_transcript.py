@@ -1,7 +1,7 @@
 """Known answers, framing and error classes of :class:`circuits.transcript.Transcript`.
 
-``tests/vectors/transcript_v1.json`` is frozen forever (STYLE.md G10): the replay
-below must keep matching it. A deliberate transcript change is a new protocol
+``tests/vectors/transcript_v1.json`` is frozen forever (``circuits/notes/60-wire-format.md``,
+versioning policy): the replay below must keep matching it. A deliberate transcript change is a new protocol
 version with a new ``transcript_v2.json``, never an edit of v1.
 """
 

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 from circuits.errors import FormatError
 from circuits.manifest import MANIFEST_NAME
-from verifier.reading import HASH_BLOCK, file_roles, read_manifest
+from verifier.reading import HASH_BLOCK, file_roles, open_regular, read_manifest
 from verifier.report import format_units
 
 __all__ = ["file_error", "inspect_bundle"]
 
 
-def _file_digest(path: Path) -> bytes | None:
+def _file_state(path: Path, expected_size: int) -> tuple[bool, int | None, bytes | None]:
+    """Return ``(present, size, sha256)`` of a listed data file; the digest only if the size is the listed one.
+
+    Raises:
+        FormatError: the file exists but is not a regular file (a symlink, a FIFO, ...) or
+            cannot be read; ``section`` is its name.
+    """
+    if not os.path.lexists(path):
+        return False, None, None
+    section = path.name
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, section) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size != expected_size:
+                return True, size, None
             digest = hashlib.sha256()
             while block := f.read(HASH_BLOCK):
                 digest.update(block)
-    except OSError:
-        return None
-    return digest.digest()
+    except OSError as exc:
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+    return True, size, digest.digest()
 
 
 def inspect_bundle(path: Path) -> dict[str, Any]:
@@ -33,7 +46,8 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
     SHA-256 matches; unlisted files are named in ``extra_files``.
 
     Raises:
-        FormatError: the manifest is missing or malformed.
+        FormatError: the manifest is missing or malformed, or a listed file exists but is
+            not a regular file (never followed, never blocked on).
     """
     manifest = read_manifest(Path(path))
     path = Path(path) if Path(path).is_dir() else Path(path).parent
@@ -45,9 +59,8 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
         for role, (entry, *_) in zip(("leaves", "range_proofs", "solvency"), file_roles(asset), strict=True):
             listed.add(entry.name)
             file_path = path / entry.name
-            present = file_path.is_file()
-            size = file_path.stat().st_size if present else None
-            digest_ok = present and size == entry.size and _file_digest(file_path) == entry.sha256
+            present, size, sha256 = _file_state(file_path, entry.size)
+            digest_ok = sha256 == entry.sha256
             files_ok = files_ok and digest_ok
             files.append(
                 {

@@ -12,11 +12,14 @@ memory and turns their bytes into validated types, reporting every failure as a
   changed between two passes is reported as malformed.
 * :func:`decode_leaf`, :func:`decode_liabilities`: commitments as validated points.
 
-Data files are read with ``seek``/``read``, never whole.
+Every file is opened by :func:`open_regular`: never through a symlink, never blocking on
+a FIFO, and only if ``fstat`` says it is a regular file; anything else is malformed and
+named. Data files are read with ``seek``/``read``, never whole.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -49,28 +52,72 @@ HASH_BLOCK: Final[int] = 1 << 20
 _Parsed = TypeVar("_Parsed")
 
 
+#: Flags of every open of a bundle or package file: never follow a symlink, never block (a FIFO), no fd leak.
+OPEN_FLAGS: Final[int] = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _kind(mode: int) -> str:
+    """Name the kind of a file that is not a regular file (for messages)."""
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: Path, section: str, name: str | None = None) -> IO[bytes]:
+    """Open ``path`` for reading only if it is a regular file itself: not a symlink, FIFO, device or directory.
+
+    The open never follows a symlink (``O_NOFOLLOW``) and never blocks (``O_NONBLOCK``:
+    a FIFO without a writer opens at once), then ``fstat`` on the open descriptor must
+    say "regular file", so what is checked is what is read. Nothing about a symlink's
+    target (its size, its contents) is ever looked at.
+
+    Raises:
+        FormatError: with ``section``, naming the file (``name``, default its file name).
+    """
+    shown = path.name if name is None else name
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):  # EMLINK: FreeBSD's O_NOFOLLOW
+            raise FormatError(
+                f"{section}: {shown} is a symbolic link; bundle and package files must be regular files",
+                section=section,
+            ) from None
+        raise FormatError(f"{section}: cannot read {shown} ({exc.strerror})", section=section) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise FormatError(f"{section}: {shown} is {_kind(mode)}, not a regular file", section=section)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_bounded(f: IO[bytes], limit: int, what: str) -> bytes:
-    """Read a whole JSON file of at most ``limit`` bytes; memory follows the file's size, not the limit.
+    """Read a whole regular file (:func:`open_regular`) of at most ``limit`` bytes; memory follows its size.
 
     Raises:
         FormatError: the file is larger than ``limit`` (naming ``what``), or grew while being read.
     """
-    status = os.fstat(f.fileno())
-    if stat.S_ISREG(status.st_mode):
-        if status.st_size > limit:
-            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
-        data = f.read(status.st_size + 1)
-        if len(data) > status.st_size:
-            raise FormatError(f"{what}: the file changed while being read", section=what)
-        return data
-    blocks = []  # a pipe or a device: no size to trust, read in blocks up to the limit
-    total = 0
-    while block := f.read(min(HASH_BLOCK, limit + 1 - total)):
-        total += len(block)
-        if total > limit:
-            raise FormatError(f"{what}: larger than {limit} bytes", section=what)
-        blocks.append(block)
-    return b"".join(blocks)
+    size = os.fstat(f.fileno()).st_size
+    if size > limit:
+        raise FormatError(f"{what}: larger than {limit} bytes", section=what)
+    data = f.read(size + 1)
+    if len(data) > size:
+        raise FormatError(f"{what}: the file changed while being read", section=what)
+    return data
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -98,7 +145,7 @@ def read_json_file(path: Path, limit: int, what: str, name: str, parse: Callable
             ``section`` is the failing field's path (as ``parse`` set it), else ``what``.
     """
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, what, name) as f:
             data = read_bounded(f, limit, what)
     except OSError as exc:
         raise FormatError(f"{what}: cannot read {name} ({exc.strerror})", section=what) from exc
@@ -149,11 +196,11 @@ def check_file_set(bundle: Path, manifest: Manifest) -> None:
             dir_entry = present.get(entry.name)
             if dir_entry is None:
                 raise FormatError(f"{entry.name}: missing", section=entry.name)
-            try:
-                regular = dir_entry.is_file()
-            except OSError:  # a symlink loop
-                regular = False
-            if not regular:
+            if dir_entry.is_symlink():
+                raise FormatError(
+                    f"{entry.name}: is a symbolic link; bundle files must be regular files", section=entry.name
+                )
+            if not dir_entry.is_file(follow_symlinks=False):
                 raise FormatError(f"{entry.name}: not a regular file", section=entry.name)
 
 
@@ -165,7 +212,7 @@ def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_si
     """
     section = entry.name
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, section) as f:
             size = os.fstat(f.fileno()).st_size
             if size != entry.size:
                 raise FormatError(f"{section}: size {size} bytes, manifest says {entry.size}", section=section)
@@ -194,10 +241,7 @@ class RecordReader:
         """Open ``path`` and consume its (already checked) header."""
         self.section = entry.name
         self._entry = entry
-        try:
-            self._file: IO[bytes] = open(path, "rb")
-        except OSError as exc:
-            raise FormatError(f"{self.section}: cannot read ({exc.strerror})", section=self.section) from exc
+        self._file: IO[bytes] = open_regular(path, self.section)
         self._hash = hashlib.sha256()
         self.read(HEADER_SIZE)
 
@@ -235,7 +279,7 @@ def read_small_file(path: Path, entry: FileEntry, magic: bytes, record_size: int
     """Read a one-record data file whole (it is a few hundred bytes), check it, return the record."""
     section = entry.name
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, section) as f:
             data = f.read(entry.size + 1)
     except OSError as exc:
         raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
@@ -249,7 +293,7 @@ def read_record(path: Path, entry: FileEntry, index: int, record_size: int) -> b
     """Return record ``index`` of a data file whose size, digest and header were checked (:func:`check_file`)."""
     section = entry.name
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, section) as f:
             f.seek(HEADER_SIZE + index * record_size)
             data = f.read(record_size)
     except OSError as exc:

@@ -18,6 +18,9 @@ def gen_ledger(
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 1000,
     assets: Annotated[str, typer.Option("--assets", help="Comma-separated asset symbols.")] = "BTC,ETH,USDT",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 1,
+    edge_cases: Annotated[
+        bool, typer.Option("--edge-cases", help="Also write a few maximal balances (2^64-1 base units), for tests.")
+    ] = False,
 ) -> None:
     """Write a realistic synthetic ledger and reserves (heavy-tailed amounts, 1-3 assets per customer)."""
     from prover.synth import generate_ledger
@@ -25,5 +28,5 @@ def gen_ledger(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} exists and is not a directory", section="--out")
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
-    ledger, reserves = generate_ledger(customers, symbols, seed, out_dir)
+    ledger, reserves = generate_ledger(customers, symbols, seed, out_dir, edge_cases=edge_cases)
     out.print(f"wrote {shown(ledger)} and {shown(reserves)}")

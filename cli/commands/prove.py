@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,14 @@ def prove(
     ] = True,
     backend: BackendOpt = None,
     quiet: QuietOpt = False,
+    run_nonce: Annotated[
+        str | None,
+        typer.Option(
+            "--run-nonce",
+            help="Reproduce an earlier run: the 64 hex digits of run_nonce in its packages' run.json "
+            "[default: a fresh random nonce].",
+        ),
+    ] = None,
 ) -> None:
     """Prove solvency: commit to every balance, prove ranges and reserves >= liabilities, write the bundle."""
     from prover import ProveOptions, write_bundle
@@ -42,9 +51,11 @@ def prove(
     from prover.reserves import load_reserves
 
     ratio = parse_ratio(min_ratio)
+    if run_nonce is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", run_nonce):
+        raise typer.BadParameter("expected 64 hex digits (run_nonce of the run's run.json)", param_hint="--run-nonce")
     options = ProveOptions(
         chunk=chunk, pad_to=pad_to, min_ratio=ratio, disclose_liabilities=disclose_liabilities, jobs=jobs,
-        backend_name=backend_name(backend),
+        backend_name=backend_name(backend), run_nonce=None if run_nonce is None else bytes.fromhex(run_nonce),
     )
     master = load_secret(secret)
     spec = load_reserves(reserves)
@@ -68,5 +79,6 @@ def prove(
         out.print("self-check: the bundle verifies")
     out.print(
         "publish the bundle and its digest; send each customer their package from "
-        f"{shown(packages)} (index.csv maps customer ids to files) over a private channel"
+        f"{shown(packages)} (index.csv maps customer ids to files) over a private channel; keep its "
+        "run.json (the run nonce) with the master secret to reproduce this run"
     )

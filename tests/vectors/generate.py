@@ -11,8 +11,8 @@ Nothing here is random: every input is a literal or is derived from SHA-512 of a
 fixed tag (:func:`derived_bytes`), never from :mod:`random` or the OS. Running
 the script twice gives byte-identical files.
 
-v1 vectors are frozen forever (STYLE.md G10). A change to the transcript or the
-wire format is a *new* protocol version and ships a new ``<name>_v2.json``; the
+v1 vectors are frozen forever (``circuits/notes/60-wire-format.md``, versioning policy).
+A change to the transcript or the wire format is a *new* protocol version and ships a new ``<name>_v2.json``; the
 v1 files are never rewritten. CI runs this script only with ``--check``.
 
 To add a vector file, write a function returning a JSON-serialisable ``dict``

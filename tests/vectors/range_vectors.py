@@ -16,7 +16,7 @@ the prover's entropy comes from :func:`shake_rng` and the blindings from
 binds its randomness to the transcript and the witness, so fixing its entropy
 makes every proof reproducible, and regeneration must give an identical file.
 
-The file is frozen forever (STYLE.md G10): run this script only to create it,
+The file is frozen forever (``circuits/notes/60-wire-format.md``, versioning policy): run this script only to create it,
 and only ``--check`` afterwards.
 
 Usage (from the repository root)::
