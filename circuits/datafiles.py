@@ -86,13 +86,14 @@ def check_header(header: bytes, magic: bytes, count: int, record_size: int, sect
     if header == encode_header(magic, count, record_size):
         return
     if len(header) < HEADER_SIZE:
-        raise FormatError(f"{section}: file shorter than its header", section=section)
+        raise FormatError(f"{section}: file shorter than its header", section=section, file=section)
     if header[:8] != magic:
-        raise FormatError(f"{section}: bad magic {header[:8]!r}, expected {magic!r}", section=section)
+        raise FormatError(f"{section}: bad magic {header[:8]!r}, expected {magic!r}", section=section, file=section)
     got_count, got_size = struct.unpack_from("<II", header, 8)
     raise FormatError(
         f"{section}: header says {got_count} records of {got_size} bytes, manifest implies {count} of {record_size}",
         section=section,
+        file=section,
     )
 
 

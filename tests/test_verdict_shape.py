@@ -128,3 +128,22 @@ def test_one_function_builds_the_verdict() -> None:
         if path.name != "verdict.py":
             assert not re.search(r"failure_(section|kind|file|field)|exit_code=", path.read_text()), path
     assert VERDICT_KEYS <= set(verdict_json(None, FormatError("x")))
+
+
+def test_file_errors_name_their_file_in_a_field(tmp_path: Path) -> None:
+    bundle = tmp_path / "b"
+    shutil.copytree(BUNDLE, bundle)
+    data = bytearray((bundle / "BTC.rangeproofs.bin").read_bytes())
+    data[40] ^= 1
+    (bundle / "BTC.rangeproofs.bin").write_bytes(bytes(data))
+    code, verify = _json(["verify", str(bundle)])
+    assert (code, verify["failure_section"], verify["failure_file"]) == (
+        EXIT_FORMAT, "BTC.rangeproofs.bin", "BTC.rangeproofs.bin"
+    )
+    code, check = _json(["check", str(PACKAGE), "--bundle", str(bundle)])
+    assert (code, check["failure_section"], check["failure_file"]) == (
+        EXIT_FORMAT, "BTC.rangeproofs.bin", "BTC.rangeproofs.bin"
+    )
+    (tmp_path / "p.json").write_bytes(b"[]")
+    code, check = _json(["check", str(tmp_path / "p.json")])
+    assert (code, check["failure_kind"], check["failure_file"]) == (EXIT_FORMAT, "malformed", "p.json")

@@ -148,12 +148,14 @@ def read_json_file(path: Path, limit: int, what: str, name: str, parse: Callable
         with open_regular(path, what, name) as f:
             data = read_bounded(f, limit, what)
     except OSError as exc:
-        raise FormatError(f"{what}: cannot read {name} ({exc.strerror})", section=what) from exc
+        raise FormatError(f"{what}: cannot read {name} ({exc.strerror})", section=what, file=path.name) from exc
     try:
         return parse(data)
     except FormatError as exc:
         if exc.section is None:
             exc.section = what
+        if exc.file is None:
+            exc.file = path.name
         raise
 
 
@@ -165,7 +167,9 @@ def decode_liabilities(manifest: Manifest, backend: GroupBackend) -> list[Point]
         try:
             C_L = Point.from_bytes(asset.liabilities_commitment, backend)
         except FormatError as exc:
-            raise FormatError(f"{section}: {exc}", section=section) from exc
+            raise FormatError(
+                f"{section}: {exc}", section=section, file=MANIFEST_NAME, field=f"assets[{i}].liabilities_commitment"
+            ) from exc
         points.append(C_L)
     return points
 
@@ -190,18 +194,22 @@ def check_file_set(bundle: Path, manifest: Manifest) -> None:
         raise FormatError(f"bundle: cannot list {str(bundle)!r} ({exc.strerror})", section="bundle") from exc
     extra = sorted(set(present) - expected)
     if extra:
-        raise FormatError(f"bundle: unexpected file {extra[0]!r} (the manifest does not list it)", section=extra[0])
+        raise FormatError(
+            f"bundle: unexpected file {extra[0]!r} (the manifest does not list it)", section=extra[0], file=extra[0]
+        )
     for asset in manifest.assets:
         for entry, *_ in file_roles(asset):
             dir_entry = present.get(entry.name)
             if dir_entry is None:
-                raise FormatError(f"{entry.name}: missing", section=entry.name)
+                raise FormatError(f"{entry.name}: missing", section=entry.name, file=entry.name)
             if dir_entry.is_symlink():
                 raise FormatError(
-                    f"{entry.name}: is a symbolic link; bundle files must be regular files", section=entry.name
+                    f"{entry.name}: is a symbolic link; bundle files must be regular files",
+                    section=entry.name,
+                    file=entry.name,
                 )
             if not dir_entry.is_file(follow_symlinks=False):
-                raise FormatError(f"{entry.name}: not a regular file", section=entry.name)
+                raise FormatError(f"{entry.name}: not a regular file", section=entry.name, file=entry.name)
 
 
 def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_size: int) -> None:
@@ -215,7 +223,9 @@ def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_si
         with open_regular(path, section) as f:
             size = os.fstat(f.fileno()).st_size
             if size != entry.size:
-                raise FormatError(f"{section}: size {size} bytes, manifest says {entry.size}", section=section)
+                raise FormatError(
+                    f"{section}: size {size} bytes, manifest says {entry.size}", section=section, file=section
+                )
             digest = hashlib.sha256()
             header = b""
             while block := f.read(HASH_BLOCK):
@@ -223,9 +233,9 @@ def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_si
                     header = block[:HEADER_SIZE]
                 digest.update(block)
     except OSError as exc:
-        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section, file=section) from exc
     if digest.digest() != entry.sha256:
-        raise FormatError(f"{section}: SHA-256 does not match the manifest", section=section)
+        raise FormatError(f"{section}: SHA-256 does not match the manifest", section=section, file=section)
     check_header(header, magic, count, record_size, section)
 
 
@@ -253,14 +263,20 @@ class RecordReader:
         """
         data = self._file.read(size)
         if len(data) != size:
-            raise FormatError(f"{self.section}: file changed while being verified (truncated)", section=self.section)
+            raise FormatError(
+                f"{self.section}: file changed while being verified (truncated)",
+                section=self.section,
+                file=self.section,
+            )
         self._hash.update(data)
         return data
 
     def finish(self) -> None:
         """Require end of file and the manifest's digest over everything read."""
         if self._file.read(1) or self._hash.digest() != self._entry.sha256:
-            raise FormatError(f"{self.section}: file changed while being verified", section=self.section)
+            raise FormatError(
+                f"{self.section}: file changed while being verified", section=self.section, file=self.section
+            )
 
     def close(self) -> None:
         """Close the file."""
@@ -282,9 +298,9 @@ def read_small_file(path: Path, entry: FileEntry, magic: bytes, record_size: int
         with open_regular(path, section) as f:
             data = f.read(entry.size + 1)
     except OSError as exc:
-        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section, file=section) from exc
     if len(data) != entry.size or hashlib.sha256(data).digest() != entry.sha256:
-        raise FormatError(f"{section}: file changed while being verified", section=section)
+        raise FormatError(f"{section}: file changed while being verified", section=section, file=section)
     check_header(data[:HEADER_SIZE], magic, 1, record_size, section)
     return data[HEADER_SIZE:]
 
@@ -297,9 +313,9 @@ def read_record(path: Path, entry: FileEntry, index: int, record_size: int) -> b
             f.seek(HEADER_SIZE + index * record_size)
             data = f.read(record_size)
     except OSError as exc:
-        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section) from exc
+        raise FormatError(f"{section}: cannot read ({exc.strerror})", section=section, file=section) from exc
     if len(data) != record_size:
-        raise FormatError(f"{section}: file changed while being verified (truncated)", section=section)
+        raise FormatError(f"{section}: file changed while being verified (truncated)", section=section, file=section)
     return data
 
 
@@ -316,7 +332,7 @@ def decode_leaf(
     try:
         V = decode(encoding, backend)
     except FormatError as exc:
-        raise FormatError(f"{where}: commitment: {exc}", section=where) from exc
+        raise FormatError(f"{where}: commitment: {exc}", section=where, file=section, field=f"record {index}") from exc
     if V.is_identity():
-        raise FormatError(f"{where}: commitment is the identity", section=where)
+        raise FormatError(f"{where}: commitment is the identity", section=where, file=section, field=f"record {index}")
     return V
