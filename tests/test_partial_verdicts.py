@@ -58,6 +58,8 @@ def test_a_package_fabricated_from_scratch_is_partial_not_pass(tmp_path: Path) -
     package = _fabricated_package(tmp_path / "fabricated.json")
     report = check_package(package)
     assert report.ok and (report.scope, report.status) == ("package", "partial")
+    data = report.to_json()  # the library's own JSON agrees: checks passed, but not ok
+    assert (data["ok"], data["checks_passed"], data["status"]) == (False, True, "partial")
 
     result = runner.invoke(app, ["check", str(package)])
     assert result.exit_code == EXIT_PARTIAL, result.output

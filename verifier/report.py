@@ -344,9 +344,10 @@ class PackageReport(_Outcome):
         self.claims.append(claim)
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
+        """Return a JSON-ready dict (``ok`` is true only for status ``"pass"``; ``checks_passed`` for partial ones)."""
         return {
-            "ok": self.ok,
+            "ok": self.status == "pass",
+            "checks_passed": self.ok,
             "exchange": self.exchange,
             "round": self.round,
             "bundle_digest": self.bundle_digest,

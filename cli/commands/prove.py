@@ -75,7 +75,9 @@ def prove(
         except ProofError as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
             shutil.rmtree(packages, ignore_errors=True)
-            raise type(exc)(f"self-check failed, outputs removed: {exc}") from exc
+            raise type(exc)(
+                f"self-check failed, outputs removed: {exc}", section=exc.section, file=exc.file, field=exc.field
+            ) from exc
         out.print("self-check: the bundle verifies")
     out.print(
         "publish the bundle and its digest; send each customer their package from "
