@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from circuits import datafiles, jsonio, limits, merkle
+from circuits import datafiles, jsonio, limits, merkle, text
 from circuits import manifest as manifest_fmt
 from circuits import package as package_fmt
 from circuits.backends import GroupBackend
@@ -167,7 +167,8 @@ EXPECTED_NAMES = {
     "max_manifest_bytes", "max_package_bytes", "max_json_depth", "max_json_int_digits", "json_short_escapes",
     "json_raw", "bundle_format", "bundle_format_version", "protocol", "tag_bundle_digest", "max_assets",
     "max_decimals", "max_reserves_exclusive", "max_disclosed_amount_exclusive", "max_ratio_term", "max_chunk",
-    "max_leaves", "max_decimal_string_digits", "max_text_bytes", "forbidden_code_points", "created_pattern",
+    "max_leaves", "max_decimal_string_digits", "max_text_bytes", "text_unicode_version",
+    "forbidden_code_points", "created_pattern",
     # §8
     "package_format", "package_format_version", "tag_leaf_id", "max_amount_exclusive", "max_entries",
     # §10
@@ -633,11 +634,16 @@ def _outside(c: int) -> bool:
     return not any(lo <= c <= hi for lo, hi in _ranges("forbidden_code_points"))
 
 
+def test_forbidden_code_points_are_the_codes_table() -> None:
+    assert _ranges("forbidden_code_points") == text.FORBIDDEN_RANGES
+    assert _str("text_unicode_version") == text.UNICODE_VERSION
+
+
 def test_forbidden_code_points_are_unicode_14_categories() -> None:
     """The frozen table equals Unicode 14.0.0's Cc, Cf, Zl, Zp, Cs (checked where Python ships 14.0.0)."""
     ranges = _ranges("forbidden_code_points")
     assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ranges)), "sorted, disjoint, merged"
-    if unicodedata.unidata_version != "14.0.0":
+    if unicodedata.unidata_version != _str("text_unicode_version"):
         pytest.skip(f"Python {sys.version_info[:2]} ships Unicode {unicodedata.unidata_version}")
     forbidden = {"Cc", "Cf", "Zl", "Zp", "Cs"}
     for c in range(0x110000):
