@@ -18,7 +18,7 @@ an option name. Exit codes are those of :mod:`cli.exit_codes`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Literal, TypedDict
 
 import typer
 
@@ -34,7 +34,18 @@ from cli.exit_codes import reports_errors
 
 __all__ = ["app"]
 
-_SETTINGS: dict[str, Any] = {
+
+
+class _Settings(TypedDict):
+    """The keyword arguments both ``typer.Typer`` apps share (mypy checks them against its signature)."""
+
+    no_args_is_help: bool
+    add_completion: bool
+    rich_markup_mode: Literal["markdown", "rich", None]
+    pretty_exceptions_show_locals: bool
+
+
+_SETTINGS: _Settings = {
     "no_args_is_help": True,
     "add_completion": False,
     "rich_markup_mode": None,

@@ -17,7 +17,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 from rich.markup import escape
@@ -75,8 +75,12 @@ def shown(value: object) -> str:
     return escape("".join(_visible(ch) for ch in str(value)))
 
 
-def print_json(obj: Any) -> None:
-    """Print ``obj`` as indented JSON with sorted keys; non-ASCII is escaped (``ensure_ascii``)."""
+def print_json(obj: object) -> None:
+    """Print ``obj`` as indented JSON with sorted keys; non-ASCII is escaped (``ensure_ascii``).
+
+    Raises:
+        TypeError: ``obj`` holds a value JSON cannot represent (a bug of the caller).
+    """
     out.print(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=True), markup=False, highlight=False)
 
 

@@ -11,22 +11,21 @@ Importing this module loads neither :mod:`prover` nor :mod:`verifier`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from circuits.errors import PartialReport, ProofError
 from cli.exit_codes import EXIT_OK, EXIT_PARTIAL, exit_code_for
 
 __all__ = ["verdict_json"]
 
 
-def verdict_json(report: PartialReport | None, error: ProofError | None = None) -> dict[str, Any]:
+def verdict_json(report: PartialReport | None, error: ProofError | None = None) -> dict[str, object]:
     """Return the verdict of a run as a JSON-ready dict: the report's keys plus the shared verdict keys.
 
     ``error`` is the error the run failed with (``None`` if it did not); the failure
     keys are read from its fields. Without an error, the status is the report's
     (``"pass"`` or ``"partial"``).
     """
-    payload: dict[str, Any] = dict(report.to_json()) if report is not None else {}
+    payload: dict[str, object] = dict(report.to_json()) if report is not None else {}
+    status: object  # a value of the report's JSON when there is no error
     if error is not None:
         status = "fail"
         code = exit_code_for(error)
