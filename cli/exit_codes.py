@@ -44,7 +44,6 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_USAGE",
     "EXIT_VERIFICATION",
-    "error_line",
     "exit_code_for",
     "reports_errors",
 ]
@@ -77,7 +76,7 @@ def exit_code_for(error: ProofError) -> int:
     return EXIT_OTHER
 
 
-def error_line(error: ProofError) -> str:
+def _error_line(error: ProofError) -> str:
     """Return ``error: <message>`` for ``error``, escaped by :func:`cli.output.shown` (one line, no markup)."""
     return f"error: {shown(str(error) or type(error).__name__)}"
 
@@ -93,7 +92,7 @@ def reports_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return command(*args, **kwargs)
         except ProofError as exc:
-            err.print(error_line(exc))
+            err.print(_error_line(exc))
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper

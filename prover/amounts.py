@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["format_amount", "parse_amount", "quote_value"]
+__all__ = ["format_amount", "parse_amount"]
 
 _AMOUNT_RE: Final[re.Pattern[str]] = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 # Longest value echoed back in an error message (the rest is elided).

@@ -44,17 +44,14 @@ from circuits.encoding import frame
 from circuits.errors import InputError
 
 __all__ = [
-    "MASTER_SECRET_SIZE",
-    "RUN_NONCE_SIZE",
     "RunSecrets",
     "hkdf_expand",
     "hkdf_extract",
     "keygen",
     "load_secret",
-    "new_run_nonce",
 ]
 
-MASTER_SECRET_SIZE: Final[int] = 32
+_MASTER_SECRET_SIZE: Final[int] = 32
 _HASH: Final[str] = "sha256"
 _HASH_LEN: Final[int] = 32
 RUN_NONCE_SIZE: Final[int] = 32
@@ -116,7 +113,7 @@ def keygen(path: Path) -> None:
         raise InputError(f"{path}: cannot create: {exc.strerror or exc}", section=f"{path.name}:file") from None
     try:
         os.fchmod(fd, 0o600)
-        data = memoryview(secrets.token_bytes(MASTER_SECRET_SIZE))
+        data = memoryview(secrets.token_bytes(_MASTER_SECRET_SIZE))
         while data:
             written = os.write(fd, data)
             data = data[written:]
@@ -139,13 +136,13 @@ def load_secret(path: Path) -> bytes:
     path = Path(path)
     try:
         with path.open("rb") as f:
-            data = f.read(MASTER_SECRET_SIZE + 1)
+            data = f.read(_MASTER_SECRET_SIZE + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}", section=f"{path.name}:file") from None
-    if len(data) != MASTER_SECRET_SIZE:
-        found = "more than 32" if len(data) > MASTER_SECRET_SIZE else str(len(data))
+    if len(data) != _MASTER_SECRET_SIZE:
+        found = "more than 32" if len(data) > _MASTER_SECRET_SIZE else str(len(data))
         raise InputError(
-            f"{path}: a secret file holds exactly {MASTER_SECRET_SIZE} bytes, found {found}",
+            f"{path}: a secret file holds exactly {_MASTER_SECRET_SIZE} bytes, found {found}",
             section=f"{path.name}:file",
         )
     return data
@@ -186,8 +183,8 @@ class RunSecrets:
 
     def __init__(self, master: bytes, exchange: str, round_label: str, run_nonce: bytes) -> None:
         """Derive the run key ``PRK`` from the 32-byte ``master``, the labels and the 32-byte ``run_nonce``."""
-        if len(master) != MASTER_SECRET_SIZE:
-            raise ValueError(f"the master secret is {MASTER_SECRET_SIZE} bytes, got {len(master)}")
+        if len(master) != _MASTER_SECRET_SIZE:
+            raise ValueError(f"the master secret is {_MASTER_SECRET_SIZE} bytes, got {len(master)}")
         if len(run_nonce) != RUN_NONCE_SIZE:
             raise ValueError(f"the run nonce is {RUN_NONCE_SIZE} bytes, got {len(run_nonce)}")
         self.exchange = exchange

@@ -51,7 +51,7 @@ from circuits.text import text_problem
 from prover.amounts import parse_amount, quote_value
 from prover.reserves import Reserves
 
-__all__ = ["LEDGER_HEADER", "AssetColumn", "Ledger", "load_ledger"]
+__all__ = ["AssetColumn", "Ledger", "load_ledger"]
 
 LEDGER_HEADER: Final[tuple[str, str, str]] = ("customer_id", "asset", "amount")
 # Balances are below 2^64 base units: each leaf gets a 64-bit range proof (docs/FORMAT.md §1).

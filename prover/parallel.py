@@ -29,7 +29,8 @@ from circuits.relations import Opening, RangeStatement
 from prover.range_proof import RandomSource, prove_range
 from prover.range_proof import _pool as _prover_pool
 
-__all__ = ["RangeJob", "default_jobs", "map_in_workers", "prove_ranges"]
+# Other packages import RangeJob and prove_ranges from the package root (``prover``).
+__all__: list[str] = []
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -44,7 +45,7 @@ class RangeJob:
     context: bytes = b""
 
 
-def default_jobs() -> int:
+def _default_jobs() -> int:
     """Return the number of usable cores."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -78,7 +79,7 @@ def map_in_workers(
     bits ready. ``progress(k)`` is called after the k-th result (in order).
     With one worker or one item, runs in this process.
     """
-    n_workers = min(workers or default_jobs(), len(items))
+    n_workers = min(workers or _default_jobs(), len(items))
     _worker_init(backend_name, max_nm)
     if n_workers <= 1:
         out = []
@@ -128,7 +129,7 @@ def prove_ranges(
     be = get_backend(backend_name)
     if not jobs:
         return []
-    n_workers = min(workers or default_jobs(), len(jobs))
+    n_workers = min(workers or _default_jobs(), len(jobs))
     if n_workers < 1:
         raise ParameterError("workers must be at least 1")
     if n_workers == 1 or rng is not None:

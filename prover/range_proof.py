@@ -39,7 +39,7 @@ from circuits.schedule import (
 )
 from prover.inner_product import DEFAULT_REFOLD_EVERY, prove_inner_product
 
-__all__ = ["RandomSource", "create_range_proof", "prove_range"]
+__all__ = ["create_range_proof"]
 
 #: A source of uniformly random bytes, called as ``rng(32)``.
 RandomSource = Callable[[int], bytes]

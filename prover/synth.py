@@ -14,7 +14,7 @@ What the data looks like:
 * most customers hold 1-3 assets (55% one, 30% two, 12% three, 3% four), earlier
   assets in the list being somewhat more popular; every asset has at least one holder;
 * heavy-tailed (log-normal) balances around a typical holding per asset, each capped
-  near the largest real exchange accounts (``CAPS``: 20,000 BTC, 300,000 ETH, 10^9 USDT
+  near the largest real exchange accounts (``_CAPS``: 20,000 BTC, 300,000 ETH, 10^9 USDT
   or USDC, 5,000,000 SOL, 10^6 typical holdings of any other asset), about 1% zero
   balances, in random row order, so totals read like a real exchange's;
 * with ``edge_cases=True`` (``gen-ledger --edge-cases``, for tests) also a few maximal
@@ -48,16 +48,16 @@ from circuits.text import text_problem
 from prover.amounts import format_amount
 from prover.ledger import LEDGER_HEADER
 
-__all__ = ["CAPS", "DECIMALS", "cap_base_units", "generate_ledger"]
+__all__ = ["cap_base_units", "generate_ledger"]
 
-DECIMALS: Final[dict[str, int]] = {"BTC": 8, "ETH": 9, "USDT": 6, "USDC": 6, "SOL": 9}
-DEFAULT_DECIMALS: Final[int] = 8
+_DECIMALS: Final[dict[str, int]] = {"BTC": 8, "ETH": 9, "USDT": 6, "USDC": 6, "SOL": 9}
+_DEFAULT_DECIMALS: Final[int] = 8
 # Median holding in display units; the log-normal spread gives the heavy tail.
 _TYPICAL: Final[dict[str, float]] = {"BTC": 0.02, "ETH": 0.5, "USDT": 300.0, "USDC": 250.0, "SOL": 8.0}
 _DEFAULT_TYPICAL: Final[float] = 50.0
 _SIGMA: Final[float] = 2.2
 # Largest balance of one customer, in display units: about the largest real exchange accounts.
-CAPS: Final[dict[str, float]] = {"BTC": 20_000.0, "ETH": 300_000.0, "USDT": 1e9, "USDC": 1e9, "SOL": 5e6}
+_CAPS: Final[dict[str, float]] = {"BTC": 20_000.0, "ETH": 300_000.0, "USDT": 1e9, "USDC": 1e9, "SOL": 5e6}
 _DEFAULT_CAP_TYPICALS: Final[float] = 1e6  # any other asset: at most 10^6 typical holdings
 _HOLDINGS_P: Final[tuple[float, ...]] = (0.55, 0.30, 0.12, 0.03)  # P(hold 1, 2, 3, 4 assets)
 _MAX_AMOUNT: Final[int] = (1 << 64) - 1
@@ -146,8 +146,8 @@ def _holdings(customers: int, n_assets: int, rng: Generator) -> np.ndarray:
 
 def cap_base_units(symbol: str) -> int:
     """Return the largest balance ``gen-ledger`` gives one customer of ``symbol``, in base units."""
-    cap = CAPS.get(symbol, _TYPICAL.get(symbol, _DEFAULT_TYPICAL) * _DEFAULT_CAP_TYPICALS)
-    unit: int = 10 ** DECIMALS.get(symbol, DEFAULT_DECIMALS)
+    cap = _CAPS.get(symbol, _TYPICAL.get(symbol, _DEFAULT_TYPICAL) * _DEFAULT_CAP_TYPICALS)
+    unit: int = 10 ** _DECIMALS.get(symbol, _DEFAULT_DECIMALS)
     return int(cap) * unit
 
 
@@ -157,7 +157,9 @@ def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator, e
     With ``edge_cases`` a few rows (one per 2,000, at least one) hold the maximal ``2^64 - 1`` instead.
     """
     rows = len(asset_of_row)
-    medians = np.array([_TYPICAL.get(s, _DEFAULT_TYPICAL) * 10.0 ** DECIMALS.get(s, DEFAULT_DECIMALS) for s in symbols])
+    medians = np.array(
+        [_TYPICAL.get(s, _DEFAULT_TYPICAL) * 10.0 ** _DECIMALS.get(s, _DEFAULT_DECIMALS) for s in symbols]
+    )
     caps = np.array([cap_base_units(s) for s in symbols], dtype=np.uint64)
     values = rng.lognormal(mean=np.log(medians[asset_of_row]), sigma=_SIGMA)
     amounts: np.ndarray = np.minimum(np.floor(np.minimum(values, 1e18)).astype(np.uint64), caps[asset_of_row])
@@ -213,7 +215,7 @@ def generate_ledger(
     ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()
     order = rng.permutation(len(amounts))
 
-    decimals = [DECIMALS.get(s, DEFAULT_DECIMALS) for s in symbols]
+    decimals = [_DECIMALS.get(s, _DEFAULT_DECIMALS) for s in symbols]
     liabilities = [0] * len(symbols)
     for a, amount in zip(asset_of_row.tolist(), amounts.tolist(), strict=True):
         liabilities[a] += amount

@@ -21,7 +21,8 @@ from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from verifier.range_proof import ProofTerms, check_terms, proof_terms
 
-__all__ = ["BatchVerificationError", "verify_batch"]
+# Other packages import BatchVerificationError and verify_batch from the package root (``verifier``).
+__all__: list[str] = []
 
 
 class BatchVerificationError(VerificationError):

@@ -36,7 +36,9 @@ from circuits.schedule import (
     range_transcript,
 )
 
-__all__ = ["ProofTerms", "delta", "proof_terms", "verify_range"]
+# Other packages import verify_range from the package root (``verifier``); verifier.batch uses
+# ProofTerms, proof_terms and check_terms.
+__all__: list[str] = []
 
 _r = GROUP_ORDER
 
