@@ -454,8 +454,13 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
         if report.scope == "full":
             proven(
                 "range_all_chunks",
-                f"The range proofs of all {asset.chunk_count} {S} chunks show that every committed {S} balance, "
-                f"yours included, is between 0 and 2^64 base units (none is negative).",
+                (
+                    f"The range proofs of all {asset.chunk_count} {S} chunks show"
+                    if asset.chunk_count > 1
+                    else f"The range proof of the one {S} chunk shows"
+                )
+                + f" that every committed {S} balance, yours included, is between 0 and 2^64 base units "
+                "(none is negative).",
                 S, (S, "range proofs"),
             )
             proven(
