@@ -1,10 +1,8 @@
 r"""The customer check (``docs/FORMAT.md`` §8): is my balance counted, and is the exchange solvent?
 
-Without a bundle, for each entry of the package the customer recomputes
-
-* ``V = amount*B + blinding*B_blinding`` (their commitment),
-* ``leaf_id = SHA256("zk-solvency leaf id v1" || frame(T) || frame(S) || frame(customer_id) || leaf_salt)``,
-* the leaf hash and the Merkle path up to the package's ``merkle_root``.
+Without a bundle, for each entry of the package the customer recomputes their
+commitment ``V``, the leaf id, the leaf hash and the Merkle path up to the package's
+``merkle_root`` (the formulas and the order of the checks: ``docs/FORMAT.md`` §8.1).
 
 That establishes only that the package is self-consistent; nothing about the bundle
 is checked, so the verdict is *partial* (status ``"partial"``, exit 6 in the CLI).
