@@ -1,4 +1,4 @@
-r"""Inner-product argument prover (eprint 2017/1066 §3, protocol 2; ``notes/20-inner-product.md``).
+r"""Inner-product argument prover (the paper §3, protocol 2; ``notes/20-inner-product.md``).
 
 Proves knowledge of ``a, b`` with ``P = <a, G> + <b, H'> + <a, b>*Q`` in
 ``lg(N)`` rounds, where ``H'_i = hfac_i * H_i`` (the range proof passes

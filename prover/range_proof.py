@@ -1,4 +1,4 @@
-r"""Aggregated Bulletproofs range proof: the prover (eprint 2017/1066 §4.1-4.3).
+r"""Aggregated Bulletproofs range proof: the prover (the paper §4.1-4.3; ``notes/30-range-proof.md``).
 
 Relation (``notes/30-range-proof.md``)::
 

@@ -757,7 +757,7 @@ def test_exit_codes() -> None:
         "exit_format": lambda: exit_codes.EXIT_FORMAT,
         "exit_input": lambda: exit_codes.EXIT_INPUT,
         "exit_other": lambda: exit_codes.EXIT_OTHER,
-        "exit_partial": lambda: exit_codes.EXIT_PARTIAL,  # type: ignore[attr-defined]
+        "exit_partial": lambda: exit_codes.EXIT_PARTIAL,
     }
     for name, code in names.items():
         assert _int(name) == code(), name

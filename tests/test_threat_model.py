@@ -60,5 +60,9 @@ def test_every_listed_attack_has_a_section() -> None:
         "Equivocation",
         "Blinding reuse",
         "Secrets leaking",
+        "Terminal injection",
+        "Special files and symlinks",
+        "Duplicate JSON keys",
+        "partial check",
     ]:
         assert re.search(rf"^### 4\.\d+ .*{re.escape(words)}", text, re.MULTILINE | re.IGNORECASE), words

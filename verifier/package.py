@@ -1,10 +1,8 @@
 r"""The customer check (``docs/FORMAT.md`` §8): is my balance counted, and is the exchange solvent?
 
-Without a bundle, for each entry of the package the customer recomputes
-
-* ``V = amount*B + blinding*B_blinding`` (their commitment),
-* ``leaf_id = SHA256("zk-solvency leaf id v1" || frame(T) || frame(S) || frame(customer_id) || leaf_salt)``,
-* the leaf hash and the Merkle path up to the package's ``merkle_root``.
+Without a bundle, for each entry of the package the customer recomputes their
+commitment ``V``, the leaf id, the leaf hash and the Merkle path up to the package's
+``merkle_root`` (the formulas and the order of the checks: ``docs/FORMAT.md`` §8.1).
 
 That establishes only that the package is self-consistent; nothing about the bundle
 is checked, so the verdict is *partial* (status ``"partial"``, exit 6 in the CLI).
@@ -454,8 +452,13 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
         if report.scope == "full":
             proven(
                 "range_all_chunks",
-                f"The range proofs of all {asset.chunk_count} {S} chunks show that every committed {S} balance, "
-                f"yours included, is between 0 and 2^64 base units (none is negative).",
+                (
+                    f"The range proofs of all {asset.chunk_count} {S} chunks show"
+                    if asset.chunk_count > 1
+                    else f"The range proof of the one {S} chunk shows"
+                )
+                + f" that every committed {S} balance, yours included, is between 0 and 2^64 base units "
+                "(none is negative).",
                 S, (S, "range proofs"),
             )
             proven(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
 import shutil
 import tempfile
@@ -71,10 +73,15 @@ def demo(
         out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s")
 
         out.print(
-            "\n[bold]4. A customer checks their package[/] (solvency check PACKAGE --bundle bundle --digest DIGEST)"
+            "\n[bold]4. A customer checks their package[/] "
+            "(solvency check PACKAGE --bundle bundle --customer-id ID --digest DIGEST)"
         )
-        first = sorted((work / "packages").glob("*.json"))[0]
-        checked = check_package(first, work / "bundle", backend=be, published_digest=result.manifest.digest)
+        with open(work / "packages" / "index.csv", encoding="utf-8", newline="") as index:
+            customer_id, package_name = next(itertools.islice(csv.reader(index), 1, None))
+        checked = check_package(
+            work / "packages" / package_name, work / "bundle", backend=be, customer_id=customer_id,
+            published_digest=result.manifest.digest,
+        )
         for line in checked.proven:
             out.print(f"   [green]proven[/]: {shown(line)}")
         for line in checked.not_proven:
