@@ -57,6 +57,7 @@ from verifier.reading import (
     RecordReader,
     check_file,
     check_file_set,
+    decode_chunk_proof,
     decode_leaf,
     decode_liabilities,
     file_roles,
@@ -260,13 +261,10 @@ def verify_asset(
             record = proofs.read(proof_size)
             if batch.failure is not None:
                 continue  # §7 order: finish step 3 for this asset before reporting a step-4 failure
-            where = f"{asset.range_proofs.name} chunk {k}"
             try:
-                proof = RangeProof.from_bytes(record, be)
+                proof = decode_chunk_proof(record, be, asset, k)
             except FormatError as exc:
-                batch.fail(
-                    FormatError(f"{where}: {exc}", section=where, file=asset.range_proofs.name, field=f"chunk {k}")
-                )
+                batch.fail(exc)
                 continue
             batch.add(k, chunk_statement(manifest, asset, k).range_statement(commitments), proof)
             if batch.full():

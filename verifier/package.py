@@ -42,8 +42,6 @@ from typing import Final
 from circuits.backends import GroupBackend, get_backend
 from circuits.datafiles import (
     LEAF_RECORD_SIZE,
-    MAGIC_LEAVES,
-    MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
     SOLVENCY_RECORD_SIZE,
     iter_leaf_records,
@@ -57,7 +55,6 @@ from circuits.limits import MAX_PACKAGE_BYTES
 from circuits.manifest import AssetEntry, Manifest
 from circuits.merkle import MerkleAccumulator, leaf_hash, verify_merkle_path
 from circuits.package import Package, PackageEntry
-from circuits.proofs import RangeProof
 from verifier.bundle import (
     ChunkProgress,
     check_published_digest,
@@ -70,6 +67,7 @@ from verifier.range_proof import verify_range
 from verifier.reading import (
     RecordReader,
     check_file,
+    decode_chunk_proof,
     decode_leaf,
     decode_liabilities,
     file_roles,
@@ -333,8 +331,8 @@ def _check_own_chunk(
     asset = manifest.assets[index]
     m = asset.chunk_size
     proof_size = range_record_size(m)
-    check_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE)
-    check_file(bundle / asset.range_proofs.name, asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, proof_size)
+    for file, magic, count, record_size in file_roles(asset)[:2]:  # leaves, range proofs
+        check_file(bundle / file.name, file, magic, count, record_size)
     report.add("files", True, f"the {entry.asset} leaves and range-proof files have the manifest's SHA-256 digests")
 
     C_L, chunk = _scan_leaves(bundle, asset, entry, V, report)
@@ -353,10 +351,10 @@ def _check_own_chunk(
     where = f"{name} chunk {k}"
     record = read_record(bundle / name, asset.range_proofs, k, proof_size)
     try:
-        proof = RangeProof.from_bytes(record, V.backend)
+        proof = decode_chunk_proof(record, V.backend, asset, k)
     except FormatError as exc:
-        report.add("chunk range proof", False, str(exc))
-        raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"chunk {k}") from exc
+        report.add("chunk range proof", False, str(exc.__cause__ or exc))
+        raise
     try:
         verify_range(chunk_statement(manifest, asset, k).range_statement(chunk), proof)
     except VerificationError as exc:

@@ -43,6 +43,7 @@ from circuits.errors import FormatError
 from circuits.group import Point
 from circuits.limits import MAX_MANIFEST_BYTES
 from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+from circuits.proofs import RangeProof
 
 __all__ = ["decode_leaf", "read_manifest"]
 
@@ -336,3 +337,17 @@ def decode_leaf(
     if V.is_identity():
         raise FormatError(f"{where}: commitment is the identity", section=where, file=section, field=f"record {index}")
     return V
+
+
+def decode_chunk_proof(record: bytes, backend: GroupBackend, asset: AssetEntry, k: int) -> RangeProof:
+    """Parse the range-proof record of chunk ``k`` of ``asset`` (§3.2).
+
+    Raises:
+        FormatError: the record does not parse; section ``"<S>.rangeproofs.bin chunk <k>"``.
+    """
+    name = asset.range_proofs.name
+    where = f"{name} chunk {k}"
+    try:
+        return RangeProof.from_bytes(record, backend)
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"chunk {k}") from exc
