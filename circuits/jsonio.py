@@ -147,8 +147,18 @@ def load_json(data: object, limit: int, what: str) -> tuple[Any, bytes]:
         raise FormatError(f"{what}: not valid JSON ({exc})", section=what) from exc
     duplicate = _first_duplicate(value, what)
     if duplicate is not None:
-        raise FormatError(f"{duplicate}: duplicate key (a JSON object may hold each key once)", section=duplicate)
+        raise FormatError(
+            f"{duplicate}: duplicate key (a JSON object may hold each key once)",
+            section=duplicate,
+            field=_field_of(duplicate),
+        )
     return value, raw
+
+
+def _field_of(path: str) -> str | None:
+    """Return the field part of a JSON path section (``"manifest.assets[0].reserves"`` -> ``"assets[0].reserves"``)."""
+    field = path.partition(".")[2]
+    return field or None
 
 
 class Fields:
@@ -172,7 +182,7 @@ class Fields:
 
     @staticmethod
     def _fail(section: str, message: str) -> NoReturn:
-        raise FormatError(f"{section}: {message}", section=section)
+        raise FormatError(f"{section}: {message}", section=section, field=_field_of(section))
 
     def fail(self, key: str | None, message: str) -> NoReturn:
         """Raise FormatError for ``key`` of this object (the object itself if ``None``)."""
@@ -206,7 +216,8 @@ class Fields:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise FormatError(f"{self.where}.{key}: not valid Unicode", section=f"{self.where}.{key}") from exc
+            where = f"{self.where}.{key}"
+            raise FormatError(f"{where}: not valid Unicode", section=where, field=_field_of(where)) from exc
         if pattern is not None and not pattern.fullmatch(value):
             self.fail(key, f"{value[:40]!r} does not match {pattern.pattern}")
         return value

@@ -95,6 +95,6 @@ def check_text(value: object, max_bytes: int, where: str) -> str:
     """
     problem = text_problem(value, max_bytes)
     if problem is not None:
-        raise FormatError(f"{where}: {problem}", section=where)
+        raise FormatError(f"{where}: {problem}", section=where, field=where.partition(".")[2] or None)
     assert isinstance(value, str)
     return value

@@ -147,3 +147,28 @@ def test_file_errors_name_their_file_in_a_field(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_bytes(b"[]")
     code, check = _json(["check", str(tmp_path / "p.json")])
     assert (code, check["failure_kind"], check["failure_file"]) == (EXIT_FORMAT, "malformed", "p.json")
+
+
+def test_schema_errors_name_their_field(tmp_path: Path) -> None:
+    """A malformed manifest or package field is named in ``field`` (its JSON path), not only in the message."""
+    import json
+
+    from circuits.errors import FormatError
+    from circuits.package import Package
+    from verifier.package import check_package
+
+    frozen = Path(__file__).parent / "vectors" / "package_v1.json"
+    doc = json.loads(frozen.read_text())
+    doc["entries"][1]["leaf_index"] = -1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(FormatError) as caught:
+        check_package(bad)
+    assert caught.value.section == "package.entries[1].leaf_index"
+    assert caught.value.field == "entries[1].leaf_index"
+    assert caught.value.file == "bad.json"
+    doc = json.loads(frozen.read_text())
+    doc["customer_id"] = "a\x1bb"
+    with pytest.raises(FormatError) as caught:
+        Package.from_bytes(json.dumps(doc).encode())
+    assert (caught.value.section, caught.value.field) == ("package.customer_id", "customer_id")
