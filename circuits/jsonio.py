@@ -259,6 +259,10 @@ class Fields:
             self.fail(key, f"expected a list of at most {max_len} items")
         return value
 
+    def has(self, key: str) -> bool:
+        """Return whether the object holds ``key`` (an optional field)."""
+        return key in self._obj
+
     def raw(self, key: str) -> Any:
         """Return the unchecked JSON value ``key`` (the caller validates it)."""
         return self._get(key)

@@ -41,10 +41,27 @@ from circuits.limits import (
     SYMBOL_RE,
 )
 
-__all__ = ["MANIFEST_NAME", "AssetEntry", "FileEntry", "Manifest", "bundle_digest", "created_problem"]
+__all__ = [
+    "BUNDLE_FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "RESERVES_BASES",
+    "WALLETS_FILE",
+    "AssetEntry",
+    "FileEntry",
+    "Manifest",
+    "bundle_digest",
+    "created_problem",
+]
 
 BUNDLE_FORMAT: Final[str] = "zk-solvency-bundle"
-BUNDLE_FORMAT_VERSION: Final[int] = 1
+#: The version this code writes for a bundle with a wallet list; version 1 (declared reserves) is still read.
+BUNDLE_FORMAT_VERSION: Final[int] = 2
+#: The version of a bundle whose reserves are declared by the exchange (no wallet list).
+BUNDLE_FORMAT_VERSION_DECLARED: Final[int] = 1
+#: How an asset's reserves ``R`` were obtained: typed in (version 1), or summed from the wallet list's
+#: verified wallets, with or without its attested entries (version 2).
+RESERVES_BASES: Final[tuple[str, ...]] = ("declared", "wallets", "wallets+attested")
+WALLETS_FILE: Final[str] = "wallets.json"
 MANIFEST_NAME: Final[str] = "manifest.json"
 
 _DIGEST_TAG: Final[bytes] = b"zk-solvency bundle v1\x00"
@@ -91,12 +108,12 @@ class FileEntry:
         return {"name": self.name, "size": self.size, "sha256": self.sha256.hex()}
 
     @classmethod
-    def parse(cls, f: Fields, expected_name: str) -> FileEntry:
+    def parse(cls, f: Fields, expected_name: str, min_size: int = HEADER_SIZE) -> FileEntry:
         """Validate one ``files`` entry."""
         name = f.text("name", 64)
         if name != expected_name:
             f.fail("name", f"expected {expected_name!r}")
-        entry = cls(name, f.integer("size", HEADER_SIZE, 1 << 50), f.hexbytes("sha256", 32))
+        entry = cls(name, f.integer("size", min_size, 1 << 50), f.hexbytes("sha256", 32))
         f.done()
         return entry
 
@@ -118,6 +135,7 @@ class AssetEntry:
     leaves: FileEntry
     range_proofs: FileEntry
     solvency: FileEntry
+    reserves_basis: str = "declared"
 
     @property
     def chunk_count(self) -> int:
@@ -130,7 +148,9 @@ class AssetEntry:
         if self.disclosed_liabilities is not None:
             amount, blinding = self.disclosed_liabilities
             disclosed = {"amount": str(amount), "blinding": blinding.to_bytes(32, "little").hex()}
+        basis = {} if self.reserves_basis == "declared" else {"reserves_basis": self.reserves_basis}
         return {
+            **basis,
             "symbol": self.symbol,
             "decimals": self.decimals,
             "reserves": str(self.reserves),
@@ -149,8 +169,13 @@ class AssetEntry:
         }
 
     @classmethod
-    def parse(cls, f: Fields) -> AssetEntry:
-        """Validate one ``assets`` entry (types, ranges, names, sizes)."""
+    def parse(cls, f: Fields, version: int = BUNDLE_FORMAT_VERSION_DECLARED) -> AssetEntry:
+        """Validate one ``assets`` entry (types, ranges, names, sizes) of a manifest of ``version``."""
+        basis = "declared"
+        if version != BUNDLE_FORMAT_VERSION_DECLARED:
+            basis = f.text("reserves_basis", 32)
+            if basis not in RESERVES_BASES[1:]:
+                f.fail("reserves_basis", f"expected one of {', '.join(RESERVES_BASES[1:])}")
         symbol = f.text("symbol", 16, SYMBOL_RE)
         decimals = f.integer("decimals", 0, MAX_DECIMALS)
         reserves = f.uint_str("reserves", 1 << SOLVENCY_BITS)
@@ -196,7 +221,7 @@ class AssetEntry:
                 f.fail(f"files.{section}.size", f"expected {expected[section]}")
         return cls(
             symbol, decimals, reserves, num, den, leaf_count, chunk, root, c_l, disclosed, leaves, range_proofs,
-            solvency,
+            solvency, basis,
         )
 
 
@@ -209,6 +234,12 @@ class Manifest:
     created: str
     assets: tuple[AssetEntry, ...]
     digest: bytes
+    wallets: FileEntry | None = None
+
+    @property
+    def version(self) -> int:
+        """The format version: 2 with a wallet list, 1 with declared reserves."""
+        return BUNDLE_FORMAT_VERSION if self.wallets is not None else BUNDLE_FORMAT_VERSION_DECLARED
 
     def to_json(self) -> dict[str, Any]:
         """Return the manifest object including ``bundle_digest``."""
@@ -218,15 +249,17 @@ class Manifest:
 
     def body_json(self) -> dict[str, Any]:
         """Return the manifest object without ``bundle_digest``."""
+        wallets = {} if self.wallets is None else {"wallets": self.wallets.to_json()}
         return {
             "format": BUNDLE_FORMAT,
-            "format_version": BUNDLE_FORMAT_VERSION,
+            "format_version": self.version,
             "protocol": PROTOCOL_LABEL.decode(),
             "generators": generator_set_id().hex(),
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,
             "assets": [a.to_json() for a in self.assets],
+            **wallets,
         }
 
     def to_bytes(self) -> bytes:
@@ -234,17 +267,34 @@ class Manifest:
         return canonical_json(self.to_json()) + b"\n"
 
     @classmethod
-    def build(cls, exchange: str, round_label: str, created: str, assets: Iterable[AssetEntry]) -> Manifest:
+    def build(
+        cls,
+        exchange: str,
+        round_label: str,
+        created: str,
+        assets: Iterable[AssetEntry],
+        wallets: FileEntry | None = None,
+    ) -> Manifest:
         """Assemble a manifest and compute its digest (writer side).
 
+        With ``wallets`` (the wallet list's file entry) it is a version 2 manifest,
+        whose every asset must have a wallet basis; without, version 1 (declared reserves).
+
         Raises:
-            ParameterError: ``created`` is not a strict UTC time (:func:`created_problem`).
+            ParameterError: ``created`` is not a strict UTC time (:func:`created_problem`),
+                or an asset's basis does not fit the version.
         """
         problem = created_problem(created)
         if problem is not None:
             raise ParameterError(f"created {created!r}: {problem}", section="created")
-        draft = cls(exchange, round_label, created, tuple(sorted(assets, key=lambda a: a.symbol)), b"")
-        return cls(draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()))
+        ordered = tuple(sorted(assets, key=lambda a: a.symbol))
+        for a in ordered:
+            if (a.reserves_basis == "declared") != (wallets is None):
+                raise ParameterError(f"asset {a.symbol}: reserves basis {a.reserves_basis!r} without a wallet list")
+        draft = cls(exchange, round_label, created, ordered, b"", wallets)
+        return cls(
+            draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()), wallets
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
@@ -260,7 +310,9 @@ class Manifest:
             raise FormatError("manifest: not in canonical form (docs/FORMAT.md §6)", section="manifest")
         f = Fields(obj, "manifest")
         f.const("format", BUNDLE_FORMAT)
-        f.const("format_version", BUNDLE_FORMAT_VERSION)
+        version = f.raw("format_version")
+        if type(version) is not int or version not in (BUNDLE_FORMAT_VERSION_DECLARED, BUNDLE_FORMAT_VERSION):
+            f.fail("format_version", f"expected {BUNDLE_FORMAT_VERSION_DECLARED} or {BUNDLE_FORMAT_VERSION}")
         f.const("protocol", PROTOCOL_LABEL.decode())
         f.const("generators", generator_set_id().hex())
         exchange = f.label("exchange", MAX_LABEL_BYTES)
@@ -272,12 +324,17 @@ class Manifest:
         raw_assets = f.items("assets", MAX_ASSETS)
         if not raw_assets:
             f.fail("assets", "empty")
-        assets = tuple(AssetEntry.parse(Fields(a, f"manifest.assets[{i}]")) for i, a in enumerate(raw_assets))
+        assets = tuple(
+            AssetEntry.parse(Fields(a, f"manifest.assets[{i}]"), version) for i, a in enumerate(raw_assets)
+        )
         symbols = [a.symbol for a in assets]
         if symbols != sorted(set(symbols)):
             f.fail("assets", "symbols must be unique and sorted")
+        wallets = None
+        if version == BUNDLE_FORMAT_VERSION:
+            wallets = FileEntry.parse(f.obj("wallets"), WALLETS_FILE, 2)
         digest = f.hexbytes("bundle_digest", 32)
         f.done()
         if bundle_digest(obj) != digest:
             f.fail("bundle_digest", "does not match the manifest contents")
-        return cls(exchange, round_label, created, assets, digest)
+        return cls(exchange, round_label, created, assets, digest, wallets)

@@ -39,6 +39,8 @@ __all__ = ["ChunkStatement", "SolvencyStatement"]
 
 _CHUNK_TAG: Final[bytes] = b"zk-solvency chunk v1"
 _SOLVENCY_TAG: Final[bytes] = b"zk-solvency solvency v1"
+#: Format version 2 (reserves from a wallet list): the context also binds the wallet list's SHA-256.
+_SOLVENCY_TAG_V2: Final[bytes] = b"zk-solvency solvency v2"
 _U64: Final[int] = 1 << 64
 
 
@@ -114,6 +116,7 @@ class SolvencyStatement:
     leaf_count: int
     merkle_root: bytes
     C_L: Point
+    wallets_sha256: bytes | None = None
 
     def __post_init__(self) -> None:
         """Check what the context encodes (sizes and ranges); not the proof."""
@@ -122,11 +125,19 @@ class SolvencyStatement:
         if type(self.reserves) is not int or not 0 <= self.reserves < 1 << SOLVENCY_BITS:
             raise ParameterError("reserves must be an integer in [0, 2^128)")
         _check_root(self.merkle_root)
+        if self.wallets_sha256 is not None and (
+            not isinstance(self.wallets_sha256, bytes) or len(self.wallets_sha256) != 32
+        ):
+            raise ParameterError("wallets_sha256 must be 32 bytes")
 
     def context(self) -> bytes:
-        """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4)."""
+        """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4).
+
+        Version 1 (declared reserves) ends with ``C_L``; with a wallet list (version 2)
+        the tag is ``zk-solvency solvency v2`` and the wallet list's SHA-256 follows ``C_L``.
+        """
         return (
-            _SOLVENCY_TAG
+            (_SOLVENCY_TAG if self.wallets_sha256 is None else _SOLVENCY_TAG_V2)
             + frame(self.exchange.encode())
             + frame(self.round.encode())
             + frame(self.symbol.encode())
@@ -135,6 +146,7 @@ class SolvencyStatement:
             + struct.pack("<QQQ", self.num, self.den, self.leaf_count)
             + self.merkle_root
             + self.C_L.to_bytes()
+            + (self.wallets_sha256 or b"")
         )
 
     def V_s(self, pc_gens: PedersenGens) -> Point:

@@ -4,6 +4,7 @@ Product commands, one module each under :mod:`cli.commands`:
 
 * ``solvency demo``: the end-to-end demonstration in a temporary directory.
 * ``solvency keygen | gen-ledger | prove``: the exchange's side (loads :mod:`prover`).
+* ``solvency reserves message | sign``: the control messages wallets sign, and local signing.
 * ``solvency verify | check | inspect``: the public side (loads :mod:`verifier`, never :mod:`prover`).
 
 Developer commands live under ``solvency dev``: ``solvency dev range-demo`` runs the
@@ -29,6 +30,8 @@ from cli.commands.inspect import inspect
 from cli.commands.keygen import keygen
 from cli.commands.prove import prove
 from cli.commands.range_demo import range_demo
+from cli.commands.reserves import message as reserves_message
+from cli.commands.reserves import sign as reserves_sign
 from cli.commands.verify import verify
 from cli.exit_codes import reports_errors
 
@@ -55,6 +58,9 @@ _SETTINGS: _Settings = {
 
 app = typer.Typer(name="solvency", **_SETTINGS)
 dev = typer.Typer(name="dev", help="Developer commands (not part of the product).", **_SETTINGS)
+reserves = typer.Typer(
+    name="reserves", help="Proof of reserves: the messages wallets sign, and local signing.", **_SETTINGS
+)
 
 
 @app.callback()
@@ -73,6 +79,9 @@ _PRODUCT: tuple[tuple[str, Callable[..., None]], ...] = (
 )
 for _name, _command in _PRODUCT:
     app.command(_name)(reports_errors(_command))
+reserves.command("message")(reports_errors(reserves_message))
+reserves.command("sign")(reports_errors(reserves_sign))
+app.add_typer(reserves)
 dev.command("range-demo")(reports_errors(range_demo))
 app.add_typer(dev)
 

@@ -106,17 +106,30 @@ def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def asset_table(assets: Sequence[AssetReport]) -> Table:
-    """Return the per-asset table of a bundle verification (every cell from the bundle is escaped)."""
+    """Return the per-asset table of a bundle verification (every cell from the bundle is escaped).
+
+    With a wallet list (format version 2) it also shows, per asset, the wallets, the verified on-chain
+    reserves, the attested reserves and the basis the solvency proof used.
+    """
     table = Table(title_justify="left")
-    for column in ("asset", "leaves", "reserves", "liabilities ≤ reserves", "ratio proven"):
-        table.add_column(column, justify="right" if column != "asset" else "left")
+    wallets = any(a.reserves_basis != "declared" for a in assets)
+    columns = ["asset", "leaves"]
+    if wallets:
+        columns += ["wallets", "verified on-chain", "attested", "basis"]
+    columns += ["reserves", "liabilities ≤ reserves", "ratio proven"]
+    for column in columns:
+        table.add_column(column, justify="right" if column not in ("asset", "basis") else "left")
     for a in assets:
         num, den = a.min_ratio
-        table.add_row(
-            shown(a.symbol),
-            f"{a.leaf_count:,}",
+        row = [shown(a.symbol), f"{a.leaf_count:,}"]
+        if wallets:
+            verified = "-" if a.reserves_verified is None else shown(a.format_amount(a.reserves_verified))
+            attested = "-" if a.reserves_attested is None else shown(a.format_amount(a.reserves_attested))
+            row += [f"{a.wallet_count:,}", verified, attested, shown(a.reserves_basis)]
+        row += [
             shown(a.format_amount(a.reserves)),
             "[green]yes[/]" if a.ok else "[red]no[/]",
             f"≥ {num / den:g}" if a.ok else "-",
-        )
+        ]
+        table.add_row(*row)
     return table

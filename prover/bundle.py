@@ -57,7 +57,7 @@ from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
 from circuits.limits import RANGE_BITS, SOLVENCY_BITS
-from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest, created_problem
+from circuits.manifest import MANIFEST_NAME, WALLETS_FILE, AssetEntry, FileEntry, Manifest, created_problem
 from circuits.merkle import MerkleTree, leaf_hash
 from circuits.package import Package, PackageEntry
 from circuits.relations import Opening
@@ -67,6 +67,7 @@ from prover.ledger import AssetColumn, Ledger
 from prover.parallel import map_in_workers
 from prover.range_proof import create_range_proof, prove_range
 from prover.reserves import AssetSpec, Reserves
+from prover.wallets import ProvenReserves
 
 __all__ = ["RUN_FILE_NAME", "ProveOptions", "ProveResult", "write_bundle"]
 
@@ -132,6 +133,18 @@ class _Run:
     backend: GroupBackend
     run_nonce: bytes = field(repr=False)
     secrets: RunSecrets = field(repr=False)
+    wallets: ProvenReserves | None = None
+
+    @property
+    def wallets_bytes(self) -> bytes | None:
+        """The bundle's ``wallets.json`` (version 2), or ``None`` for declared reserves (version 1)."""
+        return None if self.wallets is None else self.wallets.wallets.to_bytes()
+
+    @property
+    def wallets_sha256(self) -> bytes | None:
+        """SHA-256 of ``wallets.json``, bound into every solvency proof's context (version 2)."""
+        data = self.wallets_bytes
+        return None if data is None else hashlib.sha256(data).digest()
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,13 @@ def _read_only(array: np.ndarray[Any, Any]) -> None:
 
 
 def _read(
-    ledger: Ledger, reserves: Reserves, master: bytes, bundle_dir: Path, packages_dir: Path, options: ProveOptions
+    ledger: Ledger,
+    reserves: Reserves,
+    master: bytes,
+    bundle_dir: Path,
+    packages_dir: Path,
+    options: ProveOptions,
+    wallets: ProvenReserves | None,
 ) -> _Run:
     """Check paths, options and solvency; fix the run nonce and derive the run's secrets.
 
@@ -200,8 +219,10 @@ def _read(
     _fresh_target(packages_dir, "packages directory")
     num, den = options.min_ratio
     backend = get_backend(options.backend_name)
+    if wallets is not None and wallets.reserves != reserves:
+        raise InputError("the reserves must be the ones the wallet list backs", section="--wallets")
     for spec in reserves.assets:
-        _check_solvent(spec, ledger.columns[spec.symbol].total(), num, den)
+        _check_solvent(spec, ledger.columns[spec.symbol].total(), num, den, wallets)
     if options.run_nonce is not None and len(options.run_nonce) != RUN_NONCE_SIZE:
         raise InputError(
             f"--run-nonce must be {RUN_NONCE_SIZE} bytes ({2 * RUN_NONCE_SIZE} hex digits), "
@@ -212,7 +233,7 @@ def _read(
         raise InputError(f"created {options.created!r}: {problem}", section="created")
     run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
     secrets = RunSecrets(master, reserves.exchange, reserves.round, run_nonce)
-    return _Run(ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, run_nonce, secrets)
+    return _Run(ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, run_nonce, secrets, wallets)
 
 
 # ---------------------------------------------------------------------------
@@ -406,6 +427,7 @@ def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
         leaf_count=w.count,
         merkle_root=c.tree.root,
         C_L=c.C_L,
+        wallets_sha256=run.wallets_sha256,
     )
     proof = create_range_proof(
         statement.range_statement(PedersenGens.default(run.backend)), [statement.opening(w.liabilities, w.blinding_sum)]
@@ -435,7 +457,10 @@ def _write(run: _Run, assets: Sequence[_ProvenAsset], progress: Progress | None)
         tmp_bundle.mkdir()
         tmp_packages.mkdir(mode=0o700)
         entries = [_write_asset(run, p, tmp_bundle) for p in assets]
-        manifest = Manifest.build(run.reserves.exchange, run.reserves.round, created, entries)
+        wallets_entry = None
+        if run.wallets_bytes is not None:
+            wallets_entry = _write_file(tmp_bundle / WALLETS_FILE, b"", run.wallets_bytes)
+        manifest = Manifest.build(run.reserves.exchange, run.reserves.round, created, entries, wallets_entry)
         # Round-trip through the parser: the writer must produce what the spec accepts.
         manifest_bytes = manifest.to_bytes()
         Manifest.from_bytes(manifest_bytes)
@@ -486,6 +511,7 @@ def _write_asset(run: _Run, p: _ProvenAsset, out: Path) -> AssetEntry:
         solvency=_write_file(
             out / names["solvency"], encode_header(MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE), p.solvency_proof
         ),
+        reserves_basis="declared" if run.wallets is None else run.wallets.basis,
     )
 
 
@@ -552,15 +578,20 @@ def write_bundle(
     packages_dir: Path,
     options: ProveOptions = ProveOptions(),
     progress: Progress | None = None,
+    wallets: ProvenReserves | None = None,
 ) -> ProveResult:
     """Prove solvency for every asset and write the bundle and the customer packages.
+
+    With ``wallets`` (from :func:`prover.wallets.load_wallets`; ``reserves`` must be its
+    ``reserves``) the bundle is format version 2: it carries the wallet list, whose
+    digest every solvency proof binds. Without, version 1 with declared reserves.
 
     Raises:
         InputError: insolvent asset, bad options, or an output path that exists.
         WitnessError: an internal self-check failed (no output is written).
     """
     started = time.perf_counter()
-    run = _read(ledger, reserves, master, bundle_dir, packages_dir, options)
+    run = _read(ledger, reserves, master, bundle_dir, packages_dir, options, wallets)
     prepared = _prepare(run)
     committed = _commit(run, prepared, progress)
     proven = _prove(run, committed, progress)
@@ -596,11 +627,18 @@ def _padding(count: int, chunk: int, pad_to: int | None, symbol: str) -> tuple[i
     return target, m
 
 
-def _check_solvent(spec: AssetSpec, liabilities: int, num: int, den: int) -> None:
+def _check_solvent(
+    spec: AssetSpec, liabilities: int, num: int, den: int, wallets: ProvenReserves | None = None
+) -> None:
     if den * spec.reserves < num * liabilities:
         ratio = "" if num == den else f" times {num}/{den}"
+        what = "reserves"
+        if wallets is not None:
+            what = "the reserves held in its signed wallets" + (
+                " and attested entries" if wallets.include_attested else ""
+            )
         raise InputError(
-            f"insolvent for {spec.symbol}: liabilities{ratio} exceed reserves; no bundle written",
+            f"insolvent for {spec.symbol}: liabilities{ratio} exceed {what}; no bundle written",
             section=f"reserves:{spec.symbol}",
         )
     if den * spec.reserves - num * liabilities >= 1 << SOLVENCY_BITS:

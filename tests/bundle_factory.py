@@ -355,6 +355,10 @@ def resign(bundle: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             data = (bundle / entry["name"]).read_bytes()
             entry["size"] = len(data)
             entry["sha256"] = hashlib.sha256(data).hexdigest()
+    if "wallets" in manifest:
+        data = (bundle / manifest["wallets"]["name"]).read_bytes()
+        manifest["wallets"]["size"] = len(data)
+        manifest["wallets"]["sha256"] = hashlib.sha256(data).hexdigest()
     manifest["bundle_digest"] = _digest(manifest)
     (bundle / "manifest.json").write_bytes(_canonical(manifest) + b"\n")
     return manifest

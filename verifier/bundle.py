@@ -65,6 +65,7 @@ from verifier.reading import (
     read_small_file,
 )
 from verifier.report import AssetReport, BundleReport, format_units
+from verifier.reserves import verify_reserves
 
 __all__ = ["verify_bundle", "verify_solvency"]
 
@@ -117,6 +118,7 @@ def verify_solvency(
         leaf_count=asset.leaf_count,
         merkle_root=asset.merkle_root,
         C_L=C_L,
+        wallets_sha256=None if manifest.wallets is None else manifest.wallets.sha256,
     )
     range_statement = statement.range_statement(pc_gens)
     if range_statement.commitments[0].is_identity():
@@ -311,6 +313,8 @@ def new_asset_report(asset: AssetEntry) -> AssetReport:
         chunk_size=asset.chunk_size,
         min_ratio=(asset.num, asset.den),
         liabilities_disclosed=disclosed,
+        reserves_basis=asset.reserves_basis,
+        reserves_ok=asset.reserves_basis == "declared",
     )
 
 
@@ -341,6 +345,7 @@ def verify_bundle(
     batch_chunks: int = 16,
     progress: Callable[[int, int], None] | None = None,
     published_digest: bytes | None = None,
+    eth_rpc: Mapping[str | None, str] | None = None,
 ) -> BundleReport:
     """Verify the bundle directory ``path`` (``docs/FORMAT.md`` §7). Returns the report or raises.
 
@@ -348,6 +353,9 @@ def verify_bundle(
     proofs (totals over all assets). ``batch_chunks`` chunk proofs share one MSM.
     ``published_digest``, if given, is the bundle digest the exchange published: a
     bundle with another digest fails right after the manifest is read.
+    ``eth_rpc`` maps Ethereum chains of the wallet list (CAIP-2 ids) to JSON-RPC
+    URLs whose nodes the stated balances are checked against (version 2 only); the
+    key ``None`` stands for the wallet list's only Ethereum chain.
 
     Raises:
         FormatError: the bundle is malformed (``exc.section`` names where).
@@ -364,7 +372,13 @@ def verify_bundle(
         manifest = read_manifest(path)
         report.exchange, report.round, report.created = manifest.exchange, manifest.round, manifest.created
         report.bundle_digest = manifest.digest.hex()
+        report.format_version = manifest.version
         report.assets = [new_asset_report(a) for a in manifest.assets]
+        if eth_rpc and manifest.wallets is None:
+            raise ParameterError(
+                "--eth-rpc: this bundle (format version 1) has no wallet list; its reserves are declared",
+                section="eth-rpc",
+            )
         check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle", file=MANIFEST_NAME)
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
@@ -374,6 +388,8 @@ def verify_bundle(
         for asset in manifest.assets:
             for entry, magic, count, record_size in file_roles(asset):
                 check_file(path / entry.name, entry, magic, count, record_size)
+        if manifest.wallets is not None:
+            verify_reserves(path, manifest, report, eth_rpc)
 
         pc_gens = PedersenGens.default(be)
         counter = ChunkProgress(sum(a.chunk_count for a in manifest.assets), progress)

@@ -76,7 +76,18 @@ from verifier.reading import (
     read_record,
     read_small_file,
 )
-from verifier.report import AssetReport, CheckRef, Claim, EntryReport, PackageReport, Scope, format_ratio, format_units
+from verifier.report import (
+    AssetReport,
+    BundleReport,
+    CheckRef,
+    Claim,
+    EntryReport,
+    PackageReport,
+    Scope,
+    format_ratio,
+    format_units,
+)
+from verifier.reserves import verify_reserves
 
 __all__ = ["check_package", "read_package"]
 
@@ -447,6 +458,16 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
         else:
             ratio = f"at least {format_ratio(asset.num, asset.den)} times the total"
         reserves = f"{format_units(asset.reserves, asset.decimals)} {S}"
+        wallets = manifest.wallets is not None and report.scope == "full"
+        if wallets:
+            attested = " and attested entries (which no signature proves)" if (
+                asset.reserves_basis == "wallets+attested") else ""
+            proven(
+                "reserves_wallets",
+                f"The {S} reserves of {reserves} are the sum of the bundle's {S} wallets{attested}; every wallet's "
+                f"proof of control was checked for this exchange, round and snapshot block.",
+                S, (S, "reserves"),
+            )
         if report.scope == "full":
             proven(
                 "range_all_chunks",
@@ -510,14 +531,44 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
             f"digest {digest} with the digest the exchange published (for example in a public archive), or pass "
             f"it as --digest.",
         )
-    not_proven(
-        "reserves_held",
-        "This does not prove the exchange actually holds the stated reserves; they are attested elsewhere.",
-    )
+    if manifest is not None and manifest.wallets is not None and report.scope == "full":
+        not_proven(
+            "reserves_held",
+            "This does not prove the wallet balances are what the chain says (they are as stated by the exchange "
+            "at the snapshot block; `solvency verify --eth-rpc` checks Ethereum balances against a node), that the "
+            "coins were not borrowed for the snapshot, nor that no other exchange claims the same wallets.",
+        )
+    else:
+        not_proven(
+            "reserves_held",
+            "This does not prove the exchange actually holds the stated reserves; they are declared by the exchange"
+            + (" (format version 1)." if manifest is not None and manifest.wallets is None else "."),
+        )
     not_proven(
         "others_included",
         "This does not prove other customers were included; each customer must check their own package.",
     )
+
+
+def _check_reserves(bundle: Path, manifest: Manifest, package: Package, entries: list[EntryReport]) -> None:
+    """Scope ``"full"``, version 2: the reserves are the wallet list's, exactly as ``solvency verify`` checks them."""
+    scratch = BundleReport(
+        ok=False, exchange=manifest.exchange, round=manifest.round, created=manifest.created,
+        bundle_digest=manifest.digest.hex(), assets=[new_asset_report(a) for a in manifest.assets],
+    )
+    try:
+        verify_reserves(bundle, manifest, scratch)
+    except ProofError:
+        for e in entries:
+            e.add("reserves", False, "the wallet list does not back the stated reserves")
+        raise
+    by_symbol = {a.symbol: a for a in scratch.assets}
+    for entry, e in zip(package.entries, entries, strict=True):
+        a = by_symbol[entry.asset]
+        e.add(
+            "reserves", True,
+            f"all {a.wallet_count} {entry.asset} wallets' proofs of control hold and they back the stated reserves",
+        )
 
 
 def check_package(
@@ -621,6 +672,8 @@ def check_package(
                     "bundle digest", True, f"the package is for this bundle (digest {_short(manifest.digest)})"
                 )
                 indices.append(_asset_in_bundle(manifest, package_file, i, entry, entry_report))
+            if manifest.wallets is not None and not own_chunk_only:
+                _check_reserves(bundle, manifest, package, entries)
             counter = ChunkProgress(sum(manifest.assets[k].chunk_count for k in indices), progress)
             for entry, V, entry_report, k in zip(package.entries, commitments, entries, indices, strict=True):
                 if own_chunk_only:

@@ -189,6 +189,10 @@ def check_file_set(bundle: Path, manifest: Manifest) -> None:
     expected = {MANIFEST_NAME}
     for asset in manifest.assets:
         expected.update(entry.name for entry, *_ in file_roles(asset))
+    listed = [entry for asset in manifest.assets for entry, *_ in file_roles(asset)]
+    if manifest.wallets is not None:
+        expected.add(manifest.wallets.name)
+        listed.append(manifest.wallets)
     try:
         present = {entry.name: entry for entry in os.scandir(bundle)}
     except OSError as exc:
@@ -198,19 +202,18 @@ def check_file_set(bundle: Path, manifest: Manifest) -> None:
         raise FormatError(
             f"bundle: unexpected file {extra[0]!r} (the manifest does not list it)", section=extra[0], file=extra[0]
         )
-    for asset in manifest.assets:
-        for entry, *_ in file_roles(asset):
-            dir_entry = present.get(entry.name)
-            if dir_entry is None:
-                raise FormatError(f"{entry.name}: missing", section=entry.name, file=entry.name)
-            if dir_entry.is_symlink():
-                raise FormatError(
-                    f"{entry.name}: is a symbolic link; bundle files must be regular files",
-                    section=entry.name,
-                    file=entry.name,
-                )
-            if not dir_entry.is_file(follow_symlinks=False):
-                raise FormatError(f"{entry.name}: not a regular file", section=entry.name, file=entry.name)
+    for entry in listed:
+        dir_entry = present.get(entry.name)
+        if dir_entry is None:
+            raise FormatError(f"{entry.name}: missing", section=entry.name, file=entry.name)
+        if dir_entry.is_symlink():
+            raise FormatError(
+                f"{entry.name}: is a symbolic link; bundle files must be regular files",
+                section=entry.name,
+                file=entry.name,
+            )
+        if not dir_entry.is_file(follow_symlinks=False):
+            raise FormatError(f"{entry.name}: not a regular file", section=entry.name, file=entry.name)
 
 
 def check_file(path: Path, entry: FileEntry, magic: bytes, count: int, record_size: int) -> None:

@@ -79,6 +79,20 @@ class AssetReport:
     sum_ok: bool = False
     range_proofs_ok: bool = False
     solvency_ok: bool = False
+    #: ``"declared"`` (format version 1: a number typed in by the exchange), ``"wallets"`` or
+    #: ``"wallets+attested"`` (version 2: summed by the verifier from the wallet list).
+    reserves_basis: str = "declared"
+    #: Wallet rows of this asset in the wallet list (version 2).
+    wallet_count: int = 0
+    #: Sum of the counted balances of the asset's wallets whose proofs of control held (version 2).
+    reserves_verified: int | None = None
+    #: Sum of the asset's attested entries; counted in ``reserves`` only for ``"wallets+attested"``.
+    reserves_attested: int | None = None
+    #: The reserves were recomputed from the wallet list and equal the manifest's (always true for "declared").
+    reserves_ok: bool = False
+    #: ``"stated"``: balances as the exchange states them at the snapshot; ``"node"``: each was compared
+    #: with a node of the chain (``--eth-rpc``) and matched.
+    balances: str = "stated"
 
     def format_amount(self, amount: int) -> str:
         """Return ``amount`` base units of this asset as a decimal string with ``decimals`` places."""
@@ -97,7 +111,7 @@ class AssetReport:
     @property
     def ok(self) -> bool:
         """Whether every check of this asset passed."""
-        return self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok
+        return self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok and self.reserves_ok
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict (big integers as decimal strings)."""
@@ -119,6 +133,12 @@ class AssetReport:
             "sum_ok": self.sum_ok,
             "range_proofs_ok": self.range_proofs_ok,
             "solvency_ok": self.solvency_ok,
+            "reserves_basis": self.reserves_basis,
+            "wallet_count": self.wallet_count,
+            "reserves_verified": None if self.reserves_verified is None else str(self.reserves_verified),
+            "reserves_attested": None if self.reserves_attested is None else str(self.reserves_attested),
+            "reserves_ok": self.reserves_ok,
+            "balances": self.balances,
             "ok": self.ok,
         }
 
@@ -172,6 +192,16 @@ class BundleReport(_Outcome):
     created: str
     bundle_digest: str
     assets: list[AssetReport] = field(default_factory=list)
+    #: The bundle's format version (0 until the manifest is read).
+    format_version: int = 0
+    #: Per chain of the wallet list: ``{"chain", "height", "block_hash", "balances": "stated" | "node"}``.
+    chains: list[dict[str, Any]] = field(default_factory=list)
+    #: Every wallet row whose proof of control failed: ``{"index", "field", "asset", "chain", "address",
+    #: "kind", "reason"}``.
+    wallet_failures: list[dict[str, Any]] = field(default_factory=list)
+    #: Every difference a node reported (``--eth-rpc``): ``{"where", "address", "token", "stated", "actual",
+    #: "reason"}``.
+    balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -181,6 +211,10 @@ class BundleReport(_Outcome):
             "round": self.round,
             "created": self.created,
             "bundle_digest": self.bundle_digest,
+            "format_version": self.format_version,
+            "chains": self.chains,
+            "wallet_failures": self.wallet_failures,
+            "balance_mismatches": self.balance_mismatches,
             "assets": [a.to_json() for a in self.assets],
             **self._failure_json(),
         }

@@ -18,6 +18,7 @@ from circuits.errors import InputError, ProofError
 from cli.exit_codes import exit_code_for
 from cli.options import BackendOpt
 from cli.output import asset_table, out, progress_bars, shown
+from cli.reserves_text import verdict_sentence
 
 __all__ = ["demo"]
 
@@ -35,6 +36,8 @@ def demo(
     from prover.ledger import load_ledger
     from prover.reserves import load_reserves
     from prover.synth import generate_ledger
+    from prover.synth_wallets import generate_wallets, write_wallet_list
+    from prover.wallets import load_wallets
     from verifier import check_package, verify_bundle
 
     be = get_backend(backend)
@@ -50,19 +53,24 @@ def demo(
         out.print("[bold]1. The exchange's private inputs[/] (solvency gen-ledger, solvency keygen)")
         symbols = [s.strip() for s in assets.split(",") if s.strip()]
         ledger_path, reserves_path = generate_ledger(customers, symbols, 7, work)
+        wallets_path, _ = generate_wallets(load_reserves(reserves_path), 7, work)
         make_key(work / "master.key")
-        out.print(f"   a synthetic ledger of {customers} customers holding {shown(', '.join(symbols))}, attested "
-                  "reserves,")
+        proven = load_wallets(wallets_path)
+        spec = proven.reserves
+        out.print(f"   a synthetic ledger of {customers} customers holding {shown(', '.join(symbols))},")
+        out.print(f"   {len(proven.wallets.wallets)} wallets on Bitcoin regtest and the local chain eip155:31337, each "
+                  "signing the control")
+        out.print("   message of this round (BIP-322, BIP-137, 2-of-3 multisig, EIP-191); every proof was checked,")
         out.print("   and a 32-byte master secret from which every blinding is derived (HKDF, fresh per round).")
 
-        out.print("\n[bold]2. Prove[/] (solvency prove): commit to every balance, prove each is in [0, 2^64),")
-        out.print("   and prove reserves - sum(liabilities) >= 0 without revealing the sum")
-        spec = load_reserves(reserves_path)
+        out.print("\n[bold]2. Prove[/] (solvency prove --wallets): commit to every balance, prove each is in")
+        out.print("   [0, 2^64), and prove R - sum(liabilities) >= 0 without revealing the sum, R summed from the")
+        out.print("   signed wallets")
         with progress_bars(True) as progress:
             rows = load_ledger(ledger_path, spec)
             result = write_bundle(
                 rows, spec, load_secret(work / "master.key"), work / "bundle", work / "packages",
-                ProveOptions(backend_name=be.name), progress=progress,
+                ProveOptions(backend_name=be.name), progress=progress, wallets=proven,
             )
         out.print(f"   bundle digest {result.manifest.digest.hex()} ({result.seconds:.1f} s); publish it")
 
@@ -70,7 +78,27 @@ def demo(
         started = time.perf_counter()
         report = verify_bundle(work / "bundle", backend=be)
         out.print(asset_table(report.assets))
-        out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s")
+        out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s: {verdict_sentence(report)}")
+
+        first = proven.wallets.assets[0].symbol
+        out.print(f"\n[bold]3b. Reserves must be real[/]: the same exchange, signing only one of its {shown(first)} "
+                  "wallets")
+        keep_one = next(w for w in proven.wallets.wallets if w.asset == first)
+        short = work / "wallets-short.json"
+        write_wallet_list(
+            short, proven.wallets.with_wallets(w for w in proven.wallets.wallets if w.asset != first or w == keep_one)
+        )
+        try:
+            short_proven = load_wallets(short)
+            write_bundle(
+                load_ledger(ledger_path, short_proven.reserves), short_proven.reserves,
+                load_secret(work / "master.key"), work / "bundle-short", work / "packages-short",
+                ProveOptions(backend_name=be.name), wallets=short_proven,
+            )
+        except InputError as exc:
+            out.print(f"   refused with exit code {exit_code_for(exc)}: {shown(exc)}")
+        else:
+            raise InputError("an exchange whose wallets hold less than its liabilities was not refused")
 
         out.print(
             "\n[bold]4. A customer checks their package[/] "

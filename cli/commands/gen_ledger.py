@@ -14,7 +14,12 @@ __all__ = ["gen_ledger"]
 
 
 def gen_ledger(
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for ledger.csv and reserves.json.")],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for ledger.csv, reserves.json, wallets.json (signed) and wallet-keys.json."
+        ),
+    ],
     customers: Annotated[int, typer.Option("--customers", min=1, help="Number of customers.")] = 1000,
     assets: Annotated[str, typer.Option("--assets", help="Comma-separated asset symbols.")] = "BTC,ETH,USDT",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 1,
@@ -22,11 +27,17 @@ def gen_ledger(
         bool, typer.Option("--edge-cases", help="Also write a few maximal balances (2^64-1 base units), for tests.")
     ] = False,
 ) -> None:
-    """Write a realistic synthetic ledger and reserves (heavy-tailed amounts, 1-3 assets per customer)."""
+    """Write a realistic synthetic ledger, its reserves, and signed wallets holding them (synthetic chains)."""
+    from prover.reserves import load_reserves
     from prover.synth import generate_ledger
+    from prover.synth_wallets import generate_wallets
 
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} exists and is not a directory", section="--out")
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
     ledger, reserves = generate_ledger(customers, symbols, seed, out_dir, edge_cases=edge_cases)
-    out.print(f"wrote {shown(ledger)} and {shown(reserves)}")
+    wallets, keys = generate_wallets(load_reserves(reserves), seed, out_dir)
+    out.print(
+        f"wrote {shown(ledger)}, {shown(reserves)}, {shown(wallets)} (signed wallets on Bitcoin regtest and the "
+        f"local chain eip155:31337) and {shown(keys)} (the synthetic wallet keys, mode 0600)"
+    )

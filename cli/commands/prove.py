@@ -19,10 +19,24 @@ __all__ = ["prove"]
 
 def prove(
     ledger: Annotated[Path, typer.Option("--ledger", help="CSV: customer_id,asset,amount.")],
-    reserves: Annotated[Path, typer.Option("--reserves", help="Reserves JSON.")],
     secret: Annotated[Path, typer.Option("--secret", help="Master secret from `solvency keygen`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to create (must not exist).")],
     packages: Annotated[Path, typer.Option("--packages", help="Private directory for customer packages.")],
+    wallets: Annotated[
+        Path | None,
+        typer.Option(
+            "--wallets",
+            help="Wallet list JSON with proofs of control (docs/FORMAT.md §12): reserves are summed from it.",
+        ),
+    ] = None,
+    reserves: Annotated[
+        Path | None,
+        typer.Option("--reserves", help="Declared reserves JSON instead of --wallets (format version 1, unproven)."),
+    ] = None,
+    include_attested: Annotated[
+        bool,
+        typer.Option("--include-attested", help="Count the wallet list's attested (unsigned) entries in R."),
+    ] = False,
     chunk: Annotated[int, typer.Option("--chunk", help="Leaves per aggregated range proof (power of two).")] = 64,
     pad_to: Annotated[int | None, typer.Option("--pad-to", help="Pad every asset to this many leaves.")] = None,
     min_ratio: Annotated[str, typer.Option("--min-ratio", help="Prove reserves >= RATIO x liabilities.")] = "1",
@@ -49,7 +63,12 @@ def prove(
     from prover.keys import load_secret
     from prover.ledger import load_ledger
     from prover.reserves import load_reserves
+    from prover.wallets import load_wallets
 
+    if (wallets is None) == (reserves is None):
+        raise typer.BadParameter("give exactly one of --wallets (proven reserves) and --reserves (declared)")
+    if include_attested and wallets is None:
+        raise typer.BadParameter("--include-attested needs --wallets", param_hint="--include-attested")
     ratio = parse_ratio(min_ratio)
     if run_nonce is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", run_nonce):
         raise typer.BadParameter("expected 64 hex digits (run_nonce of the run's run.json)", param_hint="--run-nonce")
@@ -58,10 +77,23 @@ def prove(
         backend_name=backend_name(backend), run_nonce=None if run_nonce is None else bytes.fromhex(run_nonce),
     )
     master = load_secret(secret)
-    spec = load_reserves(reserves)
+    proven = None
+    if wallets is not None:
+        proven = load_wallets(wallets, include_attested=include_attested)
+        spec = proven.reserves
+        for asset in spec.assets:
+            attested = proven.wallets.attested_total(asset.symbol) if include_attested else 0
+            count = sum(1 for w in proven.wallets.wallets if w.asset == asset.symbol)
+            out.print(
+                f"{shown(asset.symbol)}: {count:,} wallets, every proof of control checked"
+                + (f", plus {attested:,} attested base units" if attested else "")
+            )
+    else:
+        assert reserves is not None
+        spec = load_reserves(reserves)
     with progress_bars(not quiet) as progress:
         rows = load_ledger(ledger, spec, progress=lambda n: progress("read", n, n))
-        result = write_bundle(rows, spec, master, out_dir, packages, options, progress=progress)
+        result = write_bundle(rows, spec, master, out_dir, packages, options, progress=progress, wallets=proven)
     out.print(
         f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, digest "
         f"{result.manifest.digest.hex()}) and {result.packages:,} customer packages to "
