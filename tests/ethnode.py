@@ -15,11 +15,13 @@ Use the ``anvil`` fixture (module scope: each test module gets a fresh chain)::
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -33,11 +35,17 @@ __all__ = ["ANVIL", "EthNode", "anvil", "start_anvil"]
 
 REPO = Path(__file__).resolve().parent.parent
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
-INSTALL_HINT = (
-    f"anvil is not installed at {ANVIL}: run `npm ci --no-audit --no-fund` in {REPO} "
-    "(it installs @foundry-rs/anvil from package.json; the README's test command does this first)"
-)
 START_TIMEOUT = 60.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when the test process dies (even by a crash).
+
+    npm's wrapper forwards SIGTERM to the anvil binary it spawns, so no node outlives the tests.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -164,7 +172,11 @@ class EthNode:
 def start_anvil(attempts: int = 3) -> EthNode:
     """Start anvil on a free loopback port and wait until it answers; fail (never skip) if it cannot."""
     if not os.access(ANVIL, os.X_OK):
-        pytest.fail(INSTALL_HINT, pytrace=False)
+        pytest.fail(
+            f"anvil is not installed at {ANVIL}: run `npm ci --no-audit --no-fund` in {REPO} "
+            "(it installs @foundry-rs/anvil from package.json; the README's test command does this first)",
+            pytrace=False,
+        )
     last = ""
     for _ in range(attempts):
         port = _free_port()
@@ -176,6 +188,7 @@ def start_anvil(attempts: int = 3) -> EthNode:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so stop() also ends the binary npm's wrapper spawns
+                preexec_fn=_die_with_parent,
             )
         node = EthNode(process, port, log)
         deadline = time.monotonic() + START_TIMEOUT

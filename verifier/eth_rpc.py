@@ -37,6 +37,7 @@ from typing import Any, Final, NoReturn
 
 from circuits.errors import FormatError, InputError
 from circuits.ethereum import checksum_address, parse_eth_address
+from circuits.jsonio import load_json
 
 __all__ = [
     "BATCH_SIZE",
@@ -169,9 +170,11 @@ class _Client:
         if len(data) > MAX_RESPONSE_BYTES:
             _fail(f"the node's response is larger than {MAX_RESPONSE_BYTES} bytes")
         try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            _fail("the node's response is not JSON")
+            value, _ = load_json(data, MAX_RESPONSE_BYTES, "response")
+        except FormatError as error:
+            # bounded nesting (the C parser would overflow the stack), integers only, no duplicate keys
+            _fail(f"the node's response is not JSON as JSON-RPC sends it ({_printable(error)})")
+        return value
 
     @staticmethod
     def _result(method: str, answer: Any) -> Any:
