@@ -178,7 +178,8 @@ def verify_eip191(address20: bytes, signature: bytes, message: bytes) -> frozens
         raise FormatError(f"an EIP-191 signature is {SIGNATURE_SIZE} bytes (r, s, v), not {len(signature)}")
     v = signature[64]
     if v not in (27, 28):
-        raise FormatError(f"the signature's v byte is {v}; it must be 27 or 28")
+        hint = f" (a signer's recovery id {v} is written as {v + 27})" if v in (0, 1) else ""
+        raise FormatError(f"the signature's v byte is {v}; it must be 27 or 28{hint}")
     r = int.from_bytes(signature[0:32], "big")
     s = int.from_bytes(signature[32:64], "big")
     if not 0 < r < SECP256K1_N:
