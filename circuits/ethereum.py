@@ -26,8 +26,6 @@ from eth_hash.auto import keccak
 from circuits.errors import FormatError, VerificationError
 
 __all__ = [
-    "ADDRESS_SIZE",
-    "EIP191_PREFIX",
     "SECP256K1_N",
     "SIGNATURE_SIZE",
     "address_of_public_key",

@@ -40,8 +40,6 @@ from circuits.ethereum import checksum_address, parse_eth_address
 from circuits.jsonio import load_json
 
 __all__ = [
-    "BATCH_SIZE",
-    "MAX_RESPONSE_BYTES",
     "EthHolding",
     "EthMismatch",
     "check_ethereum_snapshot",
