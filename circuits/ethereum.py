@@ -26,8 +26,6 @@ from eth_hash.auto import keccak
 from circuits.errors import FormatError, VerificationError
 
 __all__ = [
-    "ADDRESS_SIZE",
-    "EIP191_PREFIX",
     "SECP256K1_N",
     "SIGNATURE_SIZE",
     "address_of_public_key",
@@ -178,7 +176,8 @@ def verify_eip191(address20: bytes, signature: bytes, message: bytes) -> frozens
         raise FormatError(f"an EIP-191 signature is {SIGNATURE_SIZE} bytes (r, s, v), not {len(signature)}")
     v = signature[64]
     if v not in (27, 28):
-        raise FormatError(f"the signature's v byte is {v}; it must be 27 or 28")
+        hint = f" (a signer's recovery id {v} is written as {v + 27})" if v in (0, 1) else ""
+        raise FormatError(f"the signature's v byte is {v}; it must be 27 or 28{hint}")
     r = int.from_bytes(signature[0:32], "big")
     s = int.from_bytes(signature[32:64], "big")
     if not 0 < r < SECP256K1_N:

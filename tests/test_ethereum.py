@@ -365,3 +365,9 @@ def test_bench_verify_eip191() -> None:
     seconds = min(timeit.repeat(lambda: verify_eip191(address, signature, message), number=runs, repeat=3))
     per_call_us = seconds / runs * 1e6
     assert per_call_us < 200
+
+
+def test_recovery_id_0_or_1_gets_a_hint() -> None:
+    signature = sign_eip191(key(5), b"m")
+    with pytest.raises(FormatError, match=r"recovery id 1 is written as 28"):
+        verify_eip191(eth_address_of(key(5)), signature[:64] + b"\x01", b"m")
