@@ -31,6 +31,7 @@ __all__ = [
     "AddressKind",
     "BitcoinAddress",
     "BitcoinNetwork",
+    "base58check_decode",
     "hash160",
     "multisig_script",
     "p2pkh_address",
@@ -211,12 +212,14 @@ def _base58check_encode(payload: bytes) -> str:
     return "1" * zeros + "".join(reversed(digits))
 
 
-def _base58check_decode(text: str) -> bytes:
+def base58check_decode(text: str) -> bytes:
     """Return the payload of a Base58Check string (the checksum removed).
 
     Raises:
         FormatError: on a character outside the alphabet, a short string or a wrong checksum.
     """
+    if len(text) > _MAX_ADDRESS_CHARS:
+        raise FormatError("the base58 string is longer than 90 characters")
     number = 0
     for char in text:
         digit = _B58_INDEX.get(char)
@@ -239,9 +242,9 @@ def _base58check_decode(text: str) -> bytes:
 _BECH32_CHARSET: Final[str] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_INDEX: Final[Mapping[str, int]] = MappingProxyType({c: i for i, c in enumerate(_BECH32_CHARSET)})
 _BECH32_GENERATOR: Final[tuple[int, ...]] = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-#: The checksum constants: bech32 (BIP-173) and bech32m (BIP-350).
-BECH32_CONST: Final[int] = 1
-BECH32M_CONST: Final[int] = 0x2BC830A3
+# The checksum constants: bech32 (BIP-173) and bech32m (BIP-350).
+_BECH32_CONST: Final[int] = 1
+_BECH32M_CONST: Final[int] = 0x2BC830A3
 
 
 def _bech32_polymod(values: Sequence[int]) -> int:
@@ -285,7 +288,7 @@ def _bech32_decode(text: str) -> tuple[str, list[int], int]:
             raise FormatError("the bech32 data part holds a character outside the bech32 alphabet")
         data.append(value)
     constant = _bech32_polymod(_hrp_expand(hrp) + data)
-    if constant not in (BECH32_CONST, BECH32M_CONST):
+    if constant not in (_BECH32_CONST, _BECH32M_CONST):
         raise FormatError("the bech32 checksum is wrong")
     return hrp, data[:-6], constant
 
@@ -324,7 +327,7 @@ def _convert_bits(data: Sequence[int], from_bits: int, to_bits: int, *, pad: boo
 
 
 def _segwit_encode(hrp: str, version: int, program: bytes) -> str:
-    constant = BECH32_CONST if version == 0 else BECH32M_CONST
+    constant = _BECH32_CONST if version == 0 else _BECH32M_CONST
     return _bech32_encode(hrp, [version, *_convert_bits(program, 8, 5, pad=True)], constant)
 
 
@@ -346,7 +349,7 @@ def _segwit_decode(text: str) -> tuple[str, int, bytes]:
         raise FormatError(f"a witness program has 2 to 40 bytes, not {len(program)}")
     if version == 0 and len(program) not in (20, 32):
         raise FormatError(f"a version 0 witness program has 20 or 32 bytes, not {len(program)}")
-    expected = BECH32_CONST if version == 0 else BECH32M_CONST
+    expected = _BECH32_CONST if version == 0 else _BECH32M_CONST
     if constant != expected:
         name = "bech32" if version == 0 else "bech32m"
         raise FormatError(f"a version {version} segwit address uses the {name} checksum")
@@ -393,7 +396,7 @@ def _parse_segwit(network: BitcoinNetwork, text: str) -> BitcoinAddress:
 
 
 def _parse_base58(network: BitcoinNetwork, text: str) -> BitcoinAddress:
-    payload = _base58check_decode(text)
+    payload = base58check_decode(text)
     if len(payload) != 21:
         raise FormatError(f"a base58 address holds 21 bytes, not {len(payload)}")
     version, program = payload[0], payload[1:]

@@ -64,10 +64,10 @@ def test_networks_are_keyed_by_caip2():
 
 @pytest.mark.parametrize("text", VECTORS["bech32_valid"] + VECTORS["bech32m_valid"])
 def test_bip173_bip350_valid_strings_decode(text):
-    from circuits.bitcoin_address import BECH32_CONST, BECH32M_CONST, _bech32_decode
+    from circuits.bitcoin_address import _BECH32_CONST, _BECH32M_CONST, _bech32_decode
 
     _, _, constant = _bech32_decode(text)
-    assert constant == (BECH32_CONST if text in VECTORS["bech32_valid"] else BECH32M_CONST)
+    assert constant == (_BECH32_CONST if text in VECTORS["bech32_valid"] else _BECH32M_CONST)
 
 
 @pytest.mark.parametrize("text", VECTORS["bech32_invalid"] + VECTORS["bech32m_invalid"])
