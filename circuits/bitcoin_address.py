@@ -240,21 +240,33 @@ def base58check_decode(text: str) -> bytes:
 # --- bech32 / bech32m -----------------------------------------------------------------------------
 
 _BECH32_CHARSET: Final[str] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_INDEX: Final[Mapping[str, int]] = MappingProxyType({c: i for i, c in enumerate(_BECH32_CHARSET)})
+_BECH32_INDEX: Final[dict[str, int]] = {c: i for i, c in enumerate(_BECH32_CHARSET)}
 _BECH32_GENERATOR: Final[tuple[int, ...]] = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 # The checksum constants: bech32 (BIP-173) and bech32m (BIP-350).
 _BECH32_CONST: Final[int] = 1
 _BECH32M_CONST: Final[int] = 0x2BC830A3
 
 
-def _bech32_polymod(values: Sequence[int]) -> int:
-    checksum = 1
-    for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+def _generator_table() -> tuple[int, ...]:
+    table = []
+    for top in range(32):
+        value = 0
         for i in range(5):
             if (top >> i) & 1:
-                checksum ^= _BECH32_GENERATOR[i]
+                value ^= _BECH32_GENERATOR[i]
+        table.append(value)
+    return tuple(table)
+
+
+# XOR of the generators selected by each 5-bit value of the checksum's top bits (BIP-173's inner loop, tabulated).
+_BECH32_TABLE: Final[tuple[int, ...]] = _generator_table()
+
+
+def _bech32_polymod(values: Sequence[int]) -> int:
+    checksum = 1
+    table = _BECH32_TABLE
+    for value in values:
+        checksum = ((checksum & 0x1FFFFFF) << 5) ^ value ^ table[checksum >> 25]
     return checksum
 
 
@@ -270,7 +282,7 @@ def _bech32_decode(text: str) -> tuple[str, list[int], int]:
     """
     if len(text) > _MAX_ADDRESS_CHARS:
         raise FormatError("the bech32 string is longer than 90 characters")
-    if any(ord(c) < 33 or ord(c) > 126 for c in text):
+    if not text or not text.isascii() or min(text) < "!" or max(text) > "~":
         raise FormatError("the bech32 string holds a character outside US-ASCII 33..126")
     if text.lower() != text and text.upper() != text:
         raise FormatError("the bech32 string mixes upper and lower case")
@@ -281,12 +293,10 @@ def _bech32_decode(text: str) -> tuple[str, list[int], int]:
     if separator + 7 > len(text):
         raise FormatError("the bech32 checksum is too short")
     hrp, rest = text[:separator], text[separator + 1 :]
-    data = []
-    for char in rest:
-        value = _BECH32_INDEX.get(char)
-        if value is None:
-            raise FormatError("the bech32 data part holds a character outside the bech32 alphabet")
-        data.append(value)
+    try:
+        data = [_BECH32_INDEX[char] for char in rest]
+    except KeyError:
+        raise FormatError("the bech32 data part holds a character outside the bech32 alphabet") from None
     constant = _bech32_polymod(_hrp_expand(hrp) + data)
     if constant not in (_BECH32_CONST, _BECH32M_CONST):
         raise FormatError("the bech32 checksum is wrong")
@@ -300,35 +310,35 @@ def _bech32_encode(hrp: str, data: Sequence[int], constant: int) -> str:
     return hrp + "1" + "".join(_BECH32_CHARSET[d] for d in [*data, *checksum])
 
 
-def _convert_bits(data: Sequence[int], from_bits: int, to_bits: int, *, pad: bool) -> list[int]:
-    """Regroup ``from_bits``-bit values into ``to_bits``-bit values (BIP-173's ``convertbits``).
+def _eight_to_five(data: bytes) -> list[int]:
+    """Regroup bytes into 5-bit values, zero-padding the last one (``convertbits(data, 8, 5, True)``)."""
+    size = (8 * len(data) + 4) // 5
+    accumulator = int.from_bytes(data, "big") << (5 * size - 8 * len(data))
+    return [(accumulator >> (5 * (size - 1 - i))) & 31 for i in range(size)]
+
+
+def _five_to_eight(values: Sequence[int]) -> bytes:
+    """Regroup 5-bit values into bytes, refusing more than 4 bits of padding or non-zero padding.
+
+    The decoding direction of BIP-173's ``convertbits(data, 5, 8, False)``, on one integer.
 
     Raises:
-        FormatError: when decoding (``pad`` false) leaves more than 4 bits or non-zero padding.
+        FormatError: on 5 or more padding bits, or padding bits that are not zero.
     """
     accumulator = 0
-    bits = 0
-    out = []
-    mask = (1 << to_bits) - 1
-    for value in data:
-        accumulator = (accumulator << from_bits) | value
-        bits += from_bits
-        while bits >= to_bits:
-            bits -= to_bits
-            out.append((accumulator >> bits) & mask)
-    if pad:
-        if bits:
-            out.append((accumulator << (to_bits - bits)) & mask)
-    elif bits >= from_bits:
+    for value in values:
+        accumulator = (accumulator << 5) | value
+    size, padding = divmod(5 * len(values), 8)
+    if padding > 4:
         raise FormatError("the bech32 data has more than 4 bits of padding")
-    elif (accumulator << (to_bits - bits)) & mask:
+    if accumulator & ((1 << padding) - 1):
         raise FormatError("the bech32 data has non-zero padding")
-    return out
+    return (accumulator >> padding).to_bytes(size, "big")
 
 
 def _segwit_encode(hrp: str, version: int, program: bytes) -> str:
     constant = _BECH32_CONST if version == 0 else _BECH32M_CONST
-    return _bech32_encode(hrp, [version, *_convert_bits(program, 8, 5, pad=True)], constant)
+    return _bech32_encode(hrp, [version, *_eight_to_five(program)], constant)
 
 
 def _segwit_decode(text: str) -> tuple[str, int, bytes]:
@@ -344,7 +354,7 @@ def _segwit_decode(text: str) -> tuple[str, int, bytes]:
     version = data[0]
     if version > 16:
         raise FormatError(f"witness version {version} does not exist")
-    program = bytes(_convert_bits(data[1:], 5, 8, pad=False))
+    program = _five_to_eight(data[1:])
     if not 2 <= len(program) <= 40:
         raise FormatError(f"a witness program has 2 to 40 bytes, not {len(program)}")
     if version == 0 and len(program) not in (20, 32):

@@ -524,6 +524,23 @@ def test_multisig_two_of_three(kind, compressed):
         verify_multisig(address, script, signatures, control_message(address.text, round_id="other"))
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_multisig_round_trip_property(data):
+    n = data.draw(st.integers(1, 5), label="n")
+    m = data.draw(st.integers(1, n), label="m")
+    kind = data.draw(st.sampled_from([AddressKind.P2SH, AddressKind.P2WSH]), label="kind")
+    keys = [secret(200 + data.draw(st.integers(0, 10**6)) * 7 + i) for i in range(n)]
+    script = multisig_script(m, [public_key(k) for k in keys])
+    address = p2sh_address(MAINNET, script) if kind is AddressKind.P2SH else p2wsh_address(MAINNET, script)
+    signers = data.draw(st.lists(st.sampled_from(range(n)), min_size=m, max_size=n, unique=True), label="signers")
+    message = control_message(address.text)
+    signatures = sign_multisig([keys[i] for i in signers], script, message)
+    assert verify_multisig(address, script, signatures, message) == {public_key(keys[i])[1:] for i in signers}
+    with pytest.raises(VerificationError, match="valid signatures by distinct script keys"):
+        verify_multisig(address, script, signatures[: m - 1], message)
+
+
 def test_multisig_same_key_twice_counts_once():
     script, address = _wallet(AddressKind.P2WSH)
     message = control_message(address.text)
