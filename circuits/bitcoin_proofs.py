@@ -137,7 +137,7 @@ def verify_bip137(address: BitcoinAddress, signature: bytes, message: bytes) -> 
     if address.kind is AddressKind.P2PKH:
         derived = hash160(key.format(compressed=compressed))
     elif not compressed:
-        raise VerificationError(f"the signature names an uncompressed key, which has no {address.kind.name} address")
+        raise VerificationError("the signature names an uncompressed key, which has no segwit address")
     elif address.kind is AddressKind.P2WPKH:
         derived = hash160(key.format(compressed=True))
     else:
