@@ -17,7 +17,7 @@ not verify. The exchange and round are text fields (:mod:`circuits.text`), which
 hold no control character, so no line can be forged inside another.
 
 Chains are CAIP-2 ids (:class:`Chain`): the three Bitcoin networks of
-:data:`circuits.bitcoin.NETWORKS` and ``eip155:<id>`` for Ethereum. Each proof type
+:data:`circuits.NETWORKS` and ``eip155:<id>`` for Ethereum. Each proof type
 (:data:`Proof`) proves control of certain address kinds:
 
 ============  ======================================================  ==========
@@ -40,24 +40,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from circuits import bitcoin, ethereum
-from circuits.bitcoin import AddressKind, BitcoinAddress, BitcoinNetwork
+from circuits import ethereum
+from circuits.bitcoin_address import NETWORKS, AddressKind, BitcoinAddress, BitcoinNetwork, parse_address
+from circuits.bitcoin_proofs import verify_bip137, verify_bip322, verify_multisig
 from circuits.errors import FormatError, VerificationError
 
 __all__ = [
-    "CONTROL_MESSAGE_TAG",
-    "PROOF_TYPES",
     "Bip137Proof",
     "Bip322Proof",
-    "Chain",
     "Eip191Proof",
     "MultisigProof",
     "Proof",
-    "block_hash_problem",
-    "canonical_address",
     "control_message",
-    "parse_chain",
-    "verify_control",
 ]
 
 #: The first line of every control message; the version changes if the message layout does.
@@ -92,7 +86,7 @@ def parse_chain(text: str) -> Chain:
     """
     if not isinstance(text, str):
         raise FormatError("a chain id must be a string")
-    network = bitcoin.NETWORKS.get(text)
+    network = NETWORKS.get(text)
     if network is not None:
         return Chain(text, network, None)
     if text.startswith("eip155:"):
@@ -130,7 +124,7 @@ def canonical_address(chain: Chain, text: str) -> str:
     if not isinstance(text, str):
         raise FormatError("an address must be a string")
     if chain.bitcoin is not None:
-        return bitcoin.parse_address(chain.bitcoin, text).text
+        return parse_address(chain.bitcoin, text).text
     return ethereum.checksum_address(ethereum.parse_eth_address(text))
 
 
@@ -198,7 +192,7 @@ def control_message(exchange: str, round_label: str, chain: str, height: int, bl
 
 def _bitcoin_address(chain: Chain, address: str, proof: Proof) -> BitcoinAddress:
     assert chain.bitcoin is not None
-    parsed = bitcoin.parse_address(chain.bitcoin, address)
+    parsed = parse_address(chain.bitcoin, address)
     kinds = PROOF_TYPES[proof.type]
     if kinds is None or parsed.kind not in kinds:
         raise VerificationError(f"a {proof.type} proof cannot prove control of a {parsed.kind.name} address")
@@ -220,7 +214,7 @@ def verify_control(chain: Chain, address: str, proof: Proof, message: bytes) -> 
         raise VerificationError("an eip191 proof cannot prove control of a Bitcoin address")
     parsed = _bitcoin_address(chain, address, proof)
     if isinstance(proof, Bip137Proof):
-        return bitcoin.verify_bip137(parsed, proof.signature, message)
+        return verify_bip137(parsed, proof.signature, message)
     if isinstance(proof, Bip322Proof):
-        return bitcoin.verify_bip322(parsed, proof.witness, message)
-    return bitcoin.verify_multisig(parsed, proof.script, proof.signatures, message)
+        return verify_bip322(parsed, proof.witness, message)
+    return verify_multisig(parsed, proof.script, proof.signatures, message)

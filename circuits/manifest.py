@@ -42,9 +42,7 @@ from circuits.limits import (
 )
 
 __all__ = [
-    "BUNDLE_FORMAT_VERSION",
     "MANIFEST_NAME",
-    "RESERVES_BASES",
     "WALLETS_FILE",
     "AssetEntry",
     "FileEntry",

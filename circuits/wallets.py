@@ -53,20 +53,10 @@ from circuits.jsonio import Fields, canonical_json, load_json
 from circuits.limits import MAX_ASSETS, MAX_DECIMALS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
 
 __all__ = [
-    "MAX_ATTESTED",
-    "MAX_CHAINS",
-    "MAX_WALLETS",
     "MAX_WALLETS_BYTES",
-    "AssetSources",
-    "Attestation",
-    "ChainSnapshot",
-    "RowFailure",
-    "Source",
     "Wallet",
-    "WalletCheck",
     "WalletList",
     "check_wallets",
-    "decode_proof",
     "proof_items",
     "proofs_json",
 ]

@@ -51,7 +51,7 @@ def _uses_attested(report: BundleReport) -> bool:
 
 
 def verdict_sentence(report: BundleReport) -> str:
-    """Return the PASS sentence: what was proven, against which reserves."""
+    """Return the PASS sentence: what was proven, against which reserves (plain text: the caller escapes it)."""
     core = (
         "every balance is committed and in [0, 2^64), and liabilities are covered at the ratio shown, for every asset"
     )
@@ -65,7 +65,7 @@ def verdict_sentence(report: BundleReport) -> str:
     )
     if _uses_attested(report):
         attested = ", ".join(
-            f"{shown(a.symbol)} {shown(a.format_amount(a.reserves_attested or 0))}"
+            f"{a.symbol} {a.format_amount(a.reserves_attested or 0)}"
             for a in report.assets
             if a.reserves_basis == "wallets+attested" and a.reserves_attested
         )
@@ -74,7 +74,7 @@ def verdict_sentence(report: BundleReport) -> str:
 
 
 def not_proven_sentence(report: BundleReport) -> str:
-    """Return the sentence of what the run did not prove."""
+    """Return the sentence of what the run did not prove (plain text: the caller escapes it)."""
     if report.format_version < 2:
         return (
             "that the exchange holds these reserves (declared, not proven), and that no customer was left out "

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Final
 
-__all__ = ["line_of"]
+__all__: list[str] = []
 
 _PART_RE: Final[re.Pattern[str]] = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")
 _WS: Final[str] = " \t\n\r"

@@ -27,7 +27,14 @@ from typing import Final
 
 import coincurve
 
-from circuits import bitcoin
+from circuits.bitcoin_address import (
+    p2pkh_address,
+    p2sh_p2wpkh_address,
+    p2tr_address,
+    p2wpkh_address,
+    parse_address,
+    parse_multisig_script,
+)
 from circuits.control import Bip137Proof, Bip322Proof, Eip191Proof, MultisigProof, Proof
 from circuits.errors import FormatError, InputError
 from circuits.ethereum import checksum_address
@@ -35,18 +42,11 @@ from circuits.wallets import Wallet, WalletList, proof_items, proofs_json
 from prover import btc_sign
 from prover.eth_sign import eth_address_of, sign_eip191
 
-__all__ = ["KEYS_FORMAT", "load_keys", "p2tr_output_key", "sign_wallets", "write_keys"]
+__all__ = ["load_keys", "sign_wallets"]
 
 KEYS_FORMAT: Final[str] = "zk-solvency-wallet-keys"
 _MAX_KEYS: Final[int] = 1 << 20
 _SECP256K1_ORDER: Final[int] = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def p2tr_output_key(secret32: bytes) -> bytes:
-    """Return the x-only BIP-86 output key ``Q = lift_x(P) + hash_TapTweak(P)*G`` of a single-key wallet."""
-    internal = coincurve.PrivateKey(secret32).public_key.format(compressed=True)[1:]
-    tweak = bitcoin.taproot_tweak(internal)
-    return coincurve.PublicKey(b"\x02" + internal).add(tweak).format(compressed=True)[1:]
 
 
 def load_keys(path: Path) -> list[bytes]:
@@ -109,11 +109,11 @@ class _KeyIndex:
             pub = coincurve.PrivateKey(s).public_key
             compressed, uncompressed = pub.format(compressed=True), pub.format(compressed=False)
             for address in (
-                bitcoin.p2pkh_address(network, compressed),
-                bitcoin.p2pkh_address(network, uncompressed),
-                bitcoin.p2wpkh_address(network, compressed),
-                bitcoin.p2sh_p2wpkh_address(network, compressed),
-                bitcoin.p2tr_address(network, p2tr_output_key(s)),
+                p2pkh_address(network, compressed),
+                p2pkh_address(network, uncompressed),
+                p2wpkh_address(network, compressed),
+                p2sh_p2wpkh_address(network, compressed),
+                p2tr_address(network, btc_sign.taproot_output_key(s)),
             ):
                 table.setdefault(address.text, s)
         self._addresses[chain] = table
@@ -128,10 +128,10 @@ def _sign_row(wallet_list: WalletList, index: _KeyIndex, i: int, w: Wallet) -> P
     if kind == "multisig":
         network = wallet_list.snapshot(w.chain).chain.bitcoin
         assert network is not None
-        parsed = bitcoin.parse_address(network, w.address)
+        parsed = parse_address(network, w.address)
         try:
             script = bytes.fromhex(fields["script"])
-            m, pubkeys = bitcoin.parse_multisig_script(script, kind=parsed.kind)
+            m, pubkeys = parse_multisig_script(script, kind=parsed.kind)
         except (ValueError, FormatError) as exc:
             raise InputError(f"{where}.proof.script: {exc}", section=where, field=f"{where}.proof.script") from None
         held = [index.by_pubkey[k] for k in pubkeys if k in index.by_pubkey]
@@ -148,7 +148,7 @@ def _sign_row(wallet_list: WalletList, index: _KeyIndex, i: int, w: Wallet) -> P
         return Eip191Proof(sign_eip191(secret, message))
     network = wallet_list.snapshot(w.chain).chain.bitcoin
     assert network is not None
-    parsed = bitcoin.parse_address(network, w.address)
+    parsed = parse_address(network, w.address)
     if kind == "bip137":
         return Bip137Proof(btc_sign.sign_bip137(secret, parsed, message))
     return Bip322Proof(btc_sign.sign_bip322(secret, parsed, message))

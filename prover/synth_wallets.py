@@ -25,14 +25,24 @@ from typing import Any, Final
 
 import coincurve
 
-from circuits import bitcoin
+from circuits.bitcoin_address import (
+    NETWORKS,
+    multisig_script,
+    p2pkh_address,
+    p2sh_address,
+    p2sh_p2wpkh_address,
+    p2tr_address,
+    p2wpkh_address,
+    p2wsh_address,
+)
 from circuits.ethereum import checksum_address
 from circuits.wallets import WalletList
+from prover.btc_sign import taproot_output_key
 from prover.eth_sign import eth_address_of
 from prover.reserves import Reserves
-from prover.signing import p2tr_output_key, sign_wallets, write_keys
+from prover.signing import sign_wallets, write_keys
 
-__all__ = ["BITCOIN_REGTEST", "DEV_CHAIN", "generate_wallets", "synthetic_wallet_list", "write_wallet_list"]
+__all__ = ["generate_wallets", "synthetic_wallet_list", "write_wallet_list"]
 
 BITCOIN_REGTEST: Final[str] = "bip122:0f9188f13cb7b2c71f2a335e3a4fc328"
 DEV_CHAIN: Final[str] = "eip155:31337"
@@ -63,7 +73,7 @@ def synthetic_wallet_list(
         keys.append(_key(seed, len(keys)))
         return keys[-1]
 
-    network = bitcoin.NETWORKS[BITCOIN_REGTEST]
+    network = NETWORKS[BITCOIN_REGTEST]
     eth_keys = [new_key() for _ in range(_ETH_ACCOUNTS)]
     eth_addresses = [checksum_address(eth_address_of(k)) for k in eth_keys]
     chains = {
@@ -85,8 +95,8 @@ def synthetic_wallet_list(
                 kind = _BTC_KINDS[j % len(_BTC_KINDS)]
                 if kind.endswith("2of3"):
                     members = [coincurve.PrivateKey(new_key()).public_key.format(compressed=True) for _ in range(3)]
-                    script = bitcoin.multisig_script(2, members)
-                    address = (bitcoin.p2wsh_address if kind.startswith("p2wsh") else bitcoin.p2sh_address)(
+                    script = multisig_script(2, members)
+                    address = (p2wsh_address if kind.startswith("p2wsh") else p2sh_address)(
                         network, script
                     )
                     proof: dict[str, Any] = {"type": "multisig", "script": script.hex()}
@@ -94,13 +104,13 @@ def synthetic_wallet_list(
                     secret = new_key()
                     pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
                     if kind == "p2wpkh":
-                        address = bitcoin.p2wpkh_address(network, pub)
+                        address = p2wpkh_address(network, pub)
                     elif kind == "p2tr":
-                        address = bitcoin.p2tr_address(network, p2tr_output_key(secret))
+                        address = p2tr_address(network, taproot_output_key(secret))
                     elif kind == "p2pkh":
-                        address = bitcoin.p2pkh_address(network, pub)
+                        address = p2pkh_address(network, pub)
                     else:
-                        address = bitcoin.p2sh_p2wpkh_address(network, pub)
+                        address = p2sh_p2wpkh_address(network, pub)
                     proof = {"type": "bip322" if kind in ("p2wpkh", "p2tr") else "bip137"}
                 wallets.append(
                     {"asset": spec.symbol, "chain": BITCOIN_REGTEST, "address": address.text,

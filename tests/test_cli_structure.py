@@ -132,7 +132,8 @@ COMMANDS = _commands(typer.main.get_command(app))
 def test_every_command_is_listed() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert names == {
-        "", "demo", "keygen", "gen-ledger", "prove", "verify", "check", "inspect", "dev", "dev range-demo"
+        "", "demo", "keygen", "gen-ledger", "prove", "verify", "check", "inspect", "dev", "dev range-demo",
+        "reserves", "reserves message", "reserves sign",
     }
 
 

@@ -274,17 +274,17 @@ def test_the_same_key_in_two_single_key_wallets_is_refused(made: dict[str, Any],
     """A P2PKH and a P2WPKH address of one key, both counted for BTC."""
     import coincurve
 
-    from circuits import bitcoin
+    from circuits.bitcoin_address import AddressKind, p2pkh_address, p2wpkh_address, parse_address
     from prover.signing import sign_wallets
 
     wl: WalletList = made["list"]
     network = next(s.chain.bitcoin for s in wl.chains if s.chain.bitcoin is not None)
     i = next(k for k, w in enumerate(wl.wallets) if w.asset == "BTC"
-             and bitcoin.parse_address(network, w.address).kind is bitcoin.AddressKind.P2PKH)
+             and parse_address(network, w.address).kind is AddressKind.P2PKH)
     keys = made["keys"]
-    secret = next(k for k in keys if bitcoin.p2pkh_address(
+    secret = next(k for k in keys if p2pkh_address(
         network, coincurve.PrivateKey(k).public_key.format(compressed=True)).text == wl.wallets[i].address)
-    twin = bitcoin.p2wpkh_address(network, coincurve.PrivateKey(secret).public_key.format(compressed=True)).text
+    twin = p2wpkh_address(network, coincurve.PrivateKey(secret).public_key.format(compressed=True)).text
     doc = wl.to_json()
     doc["wallets"].append({"asset": "BTC", "chain": wl.wallets[i].chain, "address": twin, "balance": "7",
                            "proof": {"type": "bip137"}})

@@ -13,6 +13,7 @@ Editing a constant on either side makes a test here fail.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -177,6 +178,10 @@ EXPECTED_NAMES = {
     "G_vec_0", "G_vec_1", "H_vec_0", "H_vec_1",
     # §11
     "exit_ok", "exit_verification", "exit_usage", "exit_format", "exit_input", "exit_other", "exit_partial",
+    # version 2: §2, §4, §6.3, §12
+    "wallets_name", "tag_solvency_context_v2", "bundle_format_version_declared", "wallets_format",
+    "wallets_format_version", "max_wallets", "max_attested", "max_chains", "max_wallets_bytes",
+    "tag_control_message",
 }  # fmt: skip
 
 
@@ -230,6 +235,8 @@ def test_names_and_format_constants() -> None:
     assert _str("symbol_pattern") == "^" + limits.SYMBOL_RE.pattern + "$"
     assert _str("bundle_format") == manifest_fmt.BUNDLE_FORMAT
     assert _int("bundle_format_version") == manifest_fmt.BUNDLE_FORMAT_VERSION
+    assert _int("bundle_format_version_declared") == manifest_fmt.BUNDLE_FORMAT_VERSION_DECLARED
+    assert _str("wallets_name") == manifest_fmt.WALLETS_FILE
     assert _str("package_format") == package_fmt.PACKAGE_FORMAT
     assert _int("package_format_version") == package_fmt.PACKAGE_FORMAT_VERSION
     assert _bytes("protocol") == PROTOCOL_LABEL
@@ -326,11 +333,36 @@ def test_hash_tags_by_behaviour() -> None:
         _bytes("tag_solvency_context") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC") + _le64(8)
         + (2**100 + 5).to_bytes(16, "little") + _le64(5) + _le64(4) + _le64(64) + root + C_L.to_bytes()
     )  # fmt: skip
+    digest = hashlib.sha256(b"a wallet list").digest()
+    solvency_v2 = dataclasses.replace(solvency, wallets_sha256=digest)
+    assert solvency_v2.context() == (
+        _bytes("tag_solvency_context_v2") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC") + _le64(8)
+        + (2**100 + 5).to_bytes(16, "little") + _le64(5) + _le64(4) + _le64(64) + root + C_L.to_bytes() + digest
+    )  # fmt: skip
     body = {"b": [1, "x"], "a": None}
     assert (
         manifest_fmt.bundle_digest({**body, "bundle_digest": "ff"})
         == hashlib.sha256(_bytes("tag_bundle_digest") + spec_canonical(body)).digest()
     )
+
+
+def test_wallet_list_constants_and_control_message() -> None:
+    """§12: the wallet list's constants, and the control message byte for byte."""
+    from circuits import control
+    from circuits import wallets as wallets_fmt
+
+    assert _str("wallets_format") == wallets_fmt.WALLETS_FORMAT
+    assert _int("wallets_format_version") == wallets_fmt.WALLETS_FORMAT_VERSION
+    assert _int("max_wallets") == wallets_fmt.MAX_WALLETS
+    assert _int("max_attested") == wallets_fmt.MAX_ATTESTED
+    assert _int("max_chains") == wallets_fmt.MAX_CHAINS
+    assert _int("max_wallets_bytes") == wallets_fmt.MAX_WALLETS_BYTES
+    assert _bytes("tag_control_message") == control.CONTROL_MESSAGE_TAG.encode()
+    expected = (
+        _bytes("tag_control_message") + b"\nexchange: Ex\nround: R1\nchain: eip155:1\nheight: 7\nblock: 0x"
+        + b"ab" * 32 + b"\naddress: 0xAbC"
+    )  # fmt: skip
+    assert control.control_message("Ex", "R1", "eip155:1", 7, "0x" + "ab" * 32, "0xAbC") == expected
 
 
 def test_merkle_path_length_is_malformed() -> None:
@@ -436,7 +468,7 @@ def _manifest(**asset_changes: Any) -> dict[str, Any]:
     }
     return {
         "format": _str("bundle_format"),
-        "format_version": _int("bundle_format_version"),
+        "format_version": _int("bundle_format_version_declared"),
         "protocol": _str("protocol"),
         "generators": _bytes("generator_set_id").hex(),
         "exchange": "Exchange",

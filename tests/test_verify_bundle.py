@@ -104,6 +104,8 @@ def test_valid_bundle_verifies_with_full_report(made: MadeBundle) -> None:
         sum_ok=True,
         range_proofs_ok=True,
         solvency_ok=True,
+        reserves_basis="declared",
+        reserves_ok=True,
     )
     assert btc.reserves_display == "30.00000000"
     assert (eth.symbol, eth.leaf_count, eth.chunk_count, eth.chunk_size, eth.min_ratio) == ("ETH", 8, 4, 2, (3, 2))

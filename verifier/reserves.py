@@ -31,7 +31,7 @@ from circuits.wallets import MAX_WALLETS_BYTES, WalletList, check_wallets
 from verifier.reading import read_json_file
 from verifier.report import BundleReport
 
-__all__ = ["read_wallets", "verify_reserves"]
+__all__: list[str] = []
 
 
 def read_wallets(bundle: Path, manifest: Manifest) -> WalletList:

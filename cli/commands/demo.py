@@ -58,9 +58,10 @@ def demo(
         proven = load_wallets(wallets_path)
         spec = proven.reserves
         out.print(f"   a synthetic ledger of {customers} customers holding {shown(', '.join(symbols))},")
-        out.print(f"   {len(proven.wallets.wallets)} wallets on Bitcoin regtest and the local chain eip155:31337, each "
-                  "signing the control")
-        out.print("   message of this round (BIP-322, BIP-137, 2-of-3 multisig, EIP-191); every proof was checked,")
+        n_wallets = len(proven.wallets.wallets)
+        out.print(f"   {n_wallets:,} wallets on Bitcoin regtest and the local chain eip155:31337, each signing")
+        out.print("   the control message of this round (BIP-322, BIP-137, 2-of-3 multisig, EIP-191); every proof")
+        out.print("   was checked,")
         out.print("   and a 32-byte master secret from which every blinding is derived (HKDF, fresh per round).")
 
         out.print("\n[bold]2. Prove[/] (solvency prove --wallets): commit to every balance, prove each is in")
@@ -78,7 +79,7 @@ def demo(
         started = time.perf_counter()
         report = verify_bundle(work / "bundle", backend=be)
         out.print(asset_table(report.assets))
-        out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s: {verdict_sentence(report)}")
+        out.print(f"   [green bold]PASS[/] in {time.perf_counter() - started:.2f} s: {shown(verdict_sentence(report))}")
 
         first = proven.wallets.assets[0].symbol
         out.print(f"\n[bold]3b. Reserves must be real[/]: the same exchange, signing only one of its {shown(first)} "

@@ -45,7 +45,8 @@ def message(
         if as_json:
             print_json({"chain": chosen[0][0], "address": address, "message": data.decode("utf-8")})
         else:
-            typer.echo(data.decode("utf-8"), nl=False)
+            # The exact bytes a signer reads: built from validated text fields, which hold no control character.
+            out.print(data.decode("utf-8"), markup=False, highlight=False, end="")
         return
     if as_json:
         print_json(
@@ -83,6 +84,7 @@ def sign(
         out_path.unlink(missing_ok=True)
         raise
     done = sum(1 for a, b in zip(wallet_list.wallets, signed.wallets, strict=True) if a != b)
-    out.print(f"signed {done} of {len(signed.wallets)} wallets; every proof of control checks; wrote {shown(out_path)}")
+    total = len(signed.wallets)
+    out.print(f"signed {done:,} of {total:,} wallets; every proof of control checks; wrote {shown(out_path)}")
 
 

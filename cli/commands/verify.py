@@ -78,5 +78,5 @@ def verify(
     out.print(asset_table(report.assets))
     for line in chain_lines(report):
         out.print(line)
-    out.print(f"[green bold]PASS[/]: {verdict_sentence(report)} ({elapsed:.2f} s)")
-    out.print(f"not proven: {not_proven_sentence(report)}")
+    out.print(f"[green bold]PASS[/]: {shown(verdict_sentence(report))} ({elapsed:.2f} s)")
+    out.print(f"not proven: {shown(not_proven_sentence(report))}")
