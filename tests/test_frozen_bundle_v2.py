@@ -1,0 +1,53 @@
+"""A format version 2 bundle (reserves from a signed wallet list) and a package that must keep verifying.
+
+``tests/vectors/bundle_v2/`` was written by ``solvency prove --wallets`` when version 2 was introduced
+(issue 9): BTC (6 wallets: P2WPKH and P2TR with BIP-322, P2PKH and P2SH-P2WPKH with BIP-137, 2-of-3 P2WSH
+and P2SH multisig) and ETH (3 Ethereum accounts, EIP-191), on Bitcoin regtest and the local chain
+eip155:31337. ``tests/vectors/package_v2.json`` is the package of a customer holding both assets.
+Regenerating them is never allowed; a new format version gets new vector files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from circuits.wallets import WalletList, check_wallets
+from cli.main import app
+from verifier.bundle import verify_bundle
+from verifier.package import check_package
+
+VECTORS = Path(__file__).parent / "vectors"
+BUNDLE = VECTORS / "bundle_v2"
+PACKAGE = VECTORS / "package_v2.json"
+DIGEST = "0145c4aedebb17b9245317d774a85d86f1645d89f0eeba85f4803974c9334019"
+CUSTOMER = "cust-000000 Zo\u00eb \u00c5str\u00f6m"
+
+
+def test_frozen_v2_bundle_verifies() -> None:
+    report = verify_bundle(BUNDLE, published_digest=bytes.fromhex(DIGEST))
+    assert report.ok and report.format_version == 2
+    assert [a.symbol for a in report.assets] == ["BTC", "ETH"]
+    assert [a.wallet_count for a in report.assets] == [6, 3]
+    assert all(a.reserves == a.reserves_verified and a.reserves_basis == "wallets" for a in report.assets)
+
+
+def test_frozen_v2_wallet_list_decodes_and_every_proof_holds() -> None:
+    data = (BUNDLE / "wallets.json").read_bytes()
+    wallets = WalletList.from_bytes(data)
+    assert wallets.to_bytes() == data
+    check = check_wallets(wallets)
+    assert check.ok
+    assert {dict(w.proof)["type"] for w in wallets.wallets} == {"bip137", "bip322", "multisig", "eip191"}
+
+
+def test_frozen_v2_package_checks_against_the_bundle() -> None:
+    report = check_package(PACKAGE, BUNDLE, customer_id=CUSTOMER, published_digest=bytes.fromhex(DIGEST))
+    assert report.ok
+    assert [e.asset for e in report.entries] == ["BTC", "ETH"]
+
+
+def test_frozen_v2_cli_verify_exits_0() -> None:
+    result = CliRunner().invoke(app, ["verify", str(BUNDLE), "--digest", DIGEST, "--quiet"])
+    assert result.exit_code == 0, result.output
