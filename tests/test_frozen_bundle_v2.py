@@ -51,3 +51,22 @@ def test_frozen_v2_package_checks_against_the_bundle() -> None:
 def test_frozen_v2_cli_verify_exits_0() -> None:
     result = CliRunner().invoke(app, ["verify", str(BUNDLE), "--digest", DIGEST, "--quiet"])
     assert result.exit_code == 0, result.output
+
+
+def test_frozen_v2_inspect_lists_the_wallet_list(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    result = CliRunner().invoke(app, ["inspect", str(BUNDLE), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["format_version"] == 2 and summary["wallets"]["digest_ok"] and summary["files_ok"]
+    assert [a["reserves_basis"] for a in summary["assets"]] == ["wallets", "wallets"]
+    copy = tmp_path / "b"
+    shutil.copytree(BUNDLE, copy)
+    data = bytearray((copy / "wallets.json").read_bytes())
+    data[10] ^= 1
+    (copy / "wallets.json").write_bytes(bytes(data))
+    tampered = CliRunner().invoke(app, ["inspect", str(copy), "--json"])
+    assert tampered.exit_code == 3
+    assert "wallets.json" in tampered.stderr

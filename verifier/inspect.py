@@ -39,7 +39,7 @@ def _file_state(path: Path, expected_size: int) -> tuple[bool, int | None, bytes
 
 
 def inspect_bundle(path: Path) -> dict[str, Any]:
-    """Summarise a bundle WITHOUT verifying any proof: manifest fields, files, digests.
+    """Summarise a bundle WITHOUT verifying any proof (nor any wallet's proof of control): manifest, files, digests.
 
     The manifest itself is fully validated (it is the table of contents). For each
     listed file the summary says whether it is present, its size and whether its
@@ -80,6 +80,7 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
                 "decimals": asset.decimals,
                 "reserves": str(asset.reserves),
                 "reserves_display": format_units(asset.reserves, asset.decimals),
+                "reserves_basis": asset.reserves_basis,
                 "min_ratio": {"num": asset.num, "den": asset.den},
                 "leaf_count": asset.leaf_count,
                 "chunk_size": asset.chunk_size,
@@ -93,8 +94,25 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
                 "files": files,
             }
         )
+    wallets = None
+    if manifest.wallets is not None:
+        entry = manifest.wallets
+        listed.add(entry.name)
+        present, size, sha256 = _file_state(path / entry.name, entry.size)
+        files_ok = files_ok and sha256 == entry.sha256
+        wallets = {
+            "role": "wallets",
+            "name": entry.name,
+            "size": entry.size,
+            "actual_size": size,
+            "present": present,
+            "sha256": entry.sha256.hex(),
+            "digest_ok": sha256 == entry.sha256,
+        }
     extra = sorted(p.name for p in path.iterdir() if p.name not in listed)
     return {
+        "format_version": manifest.version,
+        "wallets": wallets,
         "exchange": manifest.exchange,
         "round": manifest.round,
         "created": manifest.created,
@@ -118,6 +136,8 @@ def file_error(summary: dict[str, Any]) -> FormatError | None:
         name = summary["extra_files"][0]
         return FormatError(f"bundle: unexpected file {name!r} (the manifest does not list it)", section=name, file=name)
     files = [f for asset in summary["assets"] for f in asset["files"]]
+    if summary.get("wallets") is not None:
+        files.append(summary["wallets"])
     for f in files:
         if not f["present"]:
             return FormatError(f"{f['name']}: missing or not a regular file", section=f["name"], file=f["name"])
