@@ -117,6 +117,7 @@ class SolvencyStatement:
     merkle_root: bytes
     C_L: Point
     wallets_sha256: bytes | None = None
+    reserves_basis: str = "declared"
 
     def __post_init__(self) -> None:
         """Check what the context encodes (sizes and ranges); not the proof."""
@@ -129,12 +130,15 @@ class SolvencyStatement:
             not isinstance(self.wallets_sha256, bytes) or len(self.wallets_sha256) != 32
         ):
             raise ParameterError("wallets_sha256 must be 32 bytes")
+        if (self.reserves_basis == "declared") != (self.wallets_sha256 is None):
+            raise ParameterError("a wallet list's digest and a wallet basis go together (format version 2)")
 
     def context(self) -> bytes:
         """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4).
 
         Version 1 (declared reserves) ends with ``C_L``; with a wallet list (version 2)
-        the tag is ``zk-solvency solvency v2`` and the wallet list's SHA-256 follows ``C_L``.
+        the tag is ``zk-solvency solvency v2`` and the wallet list's SHA-256 and the
+        reserves basis (``frame("wallets")`` or ``frame("wallets+attested")``) follow ``C_L``.
         """
         return (
             (_SOLVENCY_TAG if self.wallets_sha256 is None else _SOLVENCY_TAG_V2)
@@ -146,7 +150,7 @@ class SolvencyStatement:
             + struct.pack("<QQQ", self.num, self.den, self.leaf_count)
             + self.merkle_root
             + self.C_L.to_bytes()
-            + (self.wallets_sha256 or b"")
+            + (b"" if self.wallets_sha256 is None else self.wallets_sha256 + frame(self.reserves_basis.encode()))
         )
 
     def V_s(self, pc_gens: PedersenGens) -> Point:

@@ -428,6 +428,7 @@ def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
         merkle_root=c.tree.root,
         C_L=c.C_L,
         wallets_sha256=run.wallets_sha256,
+        reserves_basis="declared" if run.wallets is None else run.wallets.basis,
     )
     proof = create_range_proof(
         statement.range_statement(PedersenGens.default(run.backend)), [statement.opening(w.liabilities, w.blinding_sum)]

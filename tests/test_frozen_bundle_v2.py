@@ -21,7 +21,7 @@ from verifier.package import check_package
 VECTORS = Path(__file__).parent / "vectors"
 BUNDLE = VECTORS / "bundle_v2"
 PACKAGE = VECTORS / "package_v2.json"
-DIGEST = "0145c4aedebb17b9245317d774a85d86f1645d89f0eeba85f4803974c9334019"
+DIGEST = "a941cea421115f847932ea75d4754d546645158f51523143eab19de9ad180cdb"
 CUSTOMER = "cust-000000 Zo\u00eb \u00c5str\u00f6m"
 
 

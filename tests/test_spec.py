@@ -334,10 +334,11 @@ def test_hash_tags_by_behaviour() -> None:
         + (2**100 + 5).to_bytes(16, "little") + _le64(5) + _le64(4) + _le64(64) + root + C_L.to_bytes()
     )  # fmt: skip
     digest = hashlib.sha256(b"a wallet list").digest()
-    solvency_v2 = dataclasses.replace(solvency, wallets_sha256=digest)
+    solvency_v2 = dataclasses.replace(solvency, wallets_sha256=digest, reserves_basis="wallets+attested")
     assert solvency_v2.context() == (
         _bytes("tag_solvency_context_v2") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC") + _le64(8)
         + (2**100 + 5).to_bytes(16, "little") + _le64(5) + _le64(4) + _le64(64) + root + C_L.to_bytes() + digest
+        + _frame(b"wallets+attested")
     )  # fmt: skip
     body = {"b": [1, "x"], "a": None}
     assert (

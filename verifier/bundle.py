@@ -119,6 +119,7 @@ def verify_solvency(
         merkle_root=asset.merkle_root,
         C_L=C_L,
         wallets_sha256=None if manifest.wallets is None else manifest.wallets.sha256,
+        reserves_basis=asset.reserves_basis,
     )
     range_statement = statement.range_statement(pc_gens)
     if range_statement.commitments[0].is_identity():
