@@ -1,4 +1,4 @@
-r"""Proofs of control of a wallet (``docs/FORMAT.md`` §12; ``notes/51-bitcoin-control.md``, ``notes/52-ethereum-control.md``).
+r"""Proofs of control of a wallet (``docs/FORMAT.md`` §12; notes 51 Bitcoin and 52 Ethereum).
 
 The exchange proves it controls an address by signing the **control message**,
 which the tool builds from the statement (never typed by hand)::

@@ -87,7 +87,7 @@ def test_sign_then_prove_then_verify(flow: dict[str, Any]) -> None:
         assert a["reserves_basis"] == "wallets" and a["reserves_ok"] and a["wallet_count"] >= 1
         assert a["reserves"] == a["reserves_verified"]
     with open(work / "pkg" / "index.csv", encoding="utf-8", newline="") as index:
-        customer, package = list(csv.reader(index))[1]
+        _, package = list(csv.reader(index))[1]
     check = solvency("check", work / "pkg" / package, "--bundle", work / "bundle", "--json")
     claims = json.loads(check.stdout)
     assert check.exit_code == EXIT_OK, check.output
