@@ -64,7 +64,7 @@ def verify(
             out.print(asset_table(exc.report.assets))
             for line in reserves_failures(exc.report):
                 out.print(line)
-        section = f" [{shown(exc.section)}]" if exc.section else ""
+        section = f" \\[{shown(exc.section)}]" if exc.section else ""  # \[: a literal bracket, not rich markup
         out.print(f"[red bold]FAIL[/]{section}: {shown(exc)}")
         raise
     elapsed = time.perf_counter() - started
