@@ -199,20 +199,34 @@ def _bitcoin_address(chain: Chain, address: str, proof: Proof) -> BitcoinAddress
     return parsed
 
 
-def verify_control(chain: Chain, address: str, proof: Proof, message: bytes) -> frozenset[bytes]:
+_NOT_CANONICAL: Final[str] = "the address is not written in its canonical form"
+
+
+def verify_control(
+    chain: Chain, address: str, proof: Proof, message: bytes, *, canonical: bool = False
+) -> frozenset[bytes]:
     """Verify that ``proof`` signs ``message`` for ``address`` on ``chain``; return the signing keys' x-coordinates.
 
+    ``canonical``: also require ``address`` to be spelled as :func:`canonical_address`
+    spells it (the bundle's rule), checked on the one parse of the address.
+
     Raises:
-        FormatError: the address or the proof does not decode.
+        FormatError: the address or the proof does not decode (or, with ``canonical``,
+            the address is not in its canonical spelling).
         VerificationError: the proof is false, or its type cannot prove this address's kind.
     """
     if chain.bitcoin is None:
         if not isinstance(proof, Eip191Proof):
             raise VerificationError(f"a {proof.type} proof cannot prove control of an Ethereum account")
-        return ethereum.verify_eip191(ethereum.parse_eth_address(address), proof.signature, message)
+        raw = ethereum.parse_eth_address(address)
+        if canonical and ethereum.checksum_address(raw) != address:
+            raise FormatError(f"{_NOT_CANONICAL} (EIP-55)")
+        return ethereum.verify_eip191(raw, proof.signature, message)
     if isinstance(proof, Eip191Proof):
         raise VerificationError("an eip191 proof cannot prove control of a Bitcoin address")
     parsed = _bitcoin_address(chain, address, proof)
+    if canonical and parsed.text != address:
+        raise FormatError(_NOT_CANONICAL)
     if isinstance(proof, Bip137Proof):
         return verify_bip137(parsed, proof.signature, message)
     if isinstance(proof, Bip322Proof):

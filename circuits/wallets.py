@@ -552,10 +552,8 @@ def check_wallets(wallet_list: WalletList) -> WalletCheck:
         where = f"wallets[{i}]"
         chain = chains[w.chain]
         try:
-            if canonical_address(chain, w.address) != w.address:
-                raise FormatError(f"the address is not written in its canonical form ({w.chain})")
             proof = decode_proof(w)
-            keys = verify_control(chain, w.address, proof, wallet_list.message(w.chain, w.address))
+            keys = verify_control(chain, w.address, proof, wallet_list.message(w.chain, w.address), canonical=True)
         except FormatError as exc:
             failures.append(RowFailure(i, f"{where}.proof", "malformed", str(exc)))
             continue
