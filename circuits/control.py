@@ -52,6 +52,7 @@ __all__ = [
     "MultisigProof",
     "Proof",
     "control_message",
+    "verify_control",
 ]
 
 #: The first line of every control message; the version changes if the message layout does.

@@ -57,6 +57,7 @@ __all__ = [
     "Wallet",
     "WalletList",
     "check_wallets",
+    "decode_proof",
     "proof_items",
     "proofs_json",
 ]
