@@ -50,17 +50,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import coincurve
 
 from circuits.bitcoin_address import (
     NETWORKS,
-    multisig_script,
-    p2pkh_address,
-    p2sh_address,
-    p2sh_p2wpkh_address,
-    p2tr_address,
-    p2wpkh_address,
-    p2wsh_address,
     parse_address,
 )
 from circuits.control import verify_control
@@ -68,25 +60,22 @@ from circuits.ethereum import checksum_address
 from circuits.manifest import WALLETS_FILE
 from circuits.wallets import WalletList, check_wallets, decode_proof
 from prover import ProveOptions, write_bundle
-from prover.btc_sign import taproot_output_key
 from prover.eth_sign import eth_address_of
 from prover.keys import keygen, load_secret
 from prover.ledger import load_ledger
 from prover.reserves import Reserves, load_reserves
 from prover.signing import sign_wallets
 from prover.synth import generate_ledger
-from prover.synth_wallets import write_wallet_list
-from prover.wallets import load_wallets
+from prover.synth_wallets import BITCOIN_KINDS, BITCOIN_REGTEST, DEV_CHAIN, bitcoin_wallet
+from prover.wallets import load_wallets, write_wallet_list
 from verifier import verify_bundle
 
-BITCOIN_REGTEST = "bip122:0f9188f13cb7b2c71f2a335e3a4fc328"
-DEV_CHAIN = "eip155:31337"
 TARGET_S = 3.0
 TARGET_WALLETS = 10_000
 CREATED = "2026-12-01T00:00:00Z"
 _ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-SINGLE_KINDS = ("p2wpkh", "p2tr", "p2pkh", "p2sh-p2wpkh")
-MULTISIG_KINDS = ("p2wsh", "p2sh")
+SINGLE_KINDS = BITCOIN_KINDS[:4]
+MULTISIG_KINDS = BITCOIN_KINDS[4:]
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -112,29 +101,11 @@ def build_unsigned(reserves: Reserves, n: int, seed: int) -> tuple[WalletList, l
     btc, eth = reserves.asset("BTC"), reserves.asset("ETH")
     wallets: list[dict[str, Any]] = []
     for j, amount in enumerate(_split(btc.reserves, n_btc)):
-        proof: dict[str, Any]
-        if j % 2:  # every other Bitcoin wallet is a 2-of-3 multisig: a third of all wallets
-            members = [coincurve.PrivateKey(new_key()).public_key.format(compressed=True) for _ in range(3)]
-            script = multisig_script(2, members)
-            kind = MULTISIG_KINDS[(j // 2) % 2]
-            address = (p2wsh_address if kind == "p2wsh" else p2sh_address)(network, script)
-            proof = {"type": "multisig", "script": script.hex()}
-        else:
-            kind = SINGLE_KINDS[(j // 2) % 4]
-            secret = new_key()
-            pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
-            if kind == "p2wpkh":
-                address = p2wpkh_address(network, pub)
-            elif kind == "p2tr":
-                address = p2tr_address(network, taproot_output_key(secret))
-            elif kind == "p2pkh":
-                address = p2pkh_address(network, pub)
-            else:
-                address = p2sh_p2wpkh_address(network, pub)
-            proof = {"type": "bip322" if kind in ("p2wpkh", "p2tr") else "bip137"}
-        wallets.append(
-            {"asset": "BTC", "chain": BITCOIN_REGTEST, "address": address.text, "balance": str(amount), "proof": proof}
-        )
+        # every other Bitcoin wallet is a 2-of-3 multisig: a third of all wallets
+        kind = MULTISIG_KINDS[(j // 2) % 2] if j % 2 else SINGLE_KINDS[(j // 2) % 4]
+        address, proof = bitcoin_wallet(network, kind, new_key)
+        wallets.append({"asset": "BTC", "chain": BITCOIN_REGTEST, "address": address, "balance": str(amount),
+                        "proof": proof})
     scale = 10 ** (18 - eth.decimals)
     for amount in _split(eth.reserves, n_eth):
         address_text = checksum_address(eth_address_of(new_key()))

@@ -196,6 +196,12 @@ class Attestation:
         }
 
 
+def _counted(balance: int, source_decimals: int, asset_decimals: int) -> int:
+    """The asset base units an on-chain balance counts for: ``floor(balance / 10^(source - asset decimals))``."""
+    scale: int = 10 ** (source_decimals - asset_decimals)
+    return balance // scale
+
+
 def _b64(value: Any, where: str) -> bytes:
     """Strict standard base64 (padding required, no whitespace, canonical)."""
     if not isinstance(value, str) or not _B64_RE.fullmatch(value) or len(value) % 4:
@@ -295,8 +301,7 @@ class WalletList:
         asset = self.asset(wallet.asset)
         source = asset.source(wallet.chain)
         assert source is not None
-        scale: int = 10 ** (source.decimals - asset.decimals)
-        return wallet.balance // scale
+        return _counted(wallet.balance, source.decimals, asset.decimals)
 
     def attested_total(self, symbol: str) -> int:
         """Return the sum of the attested balances of ``symbol`` (asset base units)."""
@@ -445,7 +450,7 @@ class WalletList:
             if key in wallets:
                 w.fail("address", f"{address} is listed twice for {symbol} on {chain_id}")
             wallets[key] = Wallet(symbol, chain_id, address, balance, proof)
-            totals[symbol] += balance // 10 ** (source.decimals - assets[symbol].decimals)
+            totals[symbol] += _counted(balance, source.decimals, assets[symbol].decimals)
             if totals[symbol] >= _BALANCE_LIMIT:
                 w.fail("balance", f"the {symbol} reserves reach 2^{SOLVENCY_BITS} base units")
 

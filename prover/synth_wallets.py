@@ -17,9 +17,7 @@ as an ERC-20 token with a synthetic contract address.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +25,7 @@ import coincurve
 
 from circuits.bitcoin_address import (
     NETWORKS,
+    BitcoinNetwork,
     multisig_script,
     p2pkh_address,
     p2sh_address,
@@ -41,13 +40,22 @@ from prover.btc_sign import taproot_output_key
 from prover.eth_sign import eth_address_of
 from prover.reserves import Reserves
 from prover.signing import sign_wallets, write_keys
+from prover.wallets import write_wallet_list
 
-__all__ = ["generate_wallets", "synthetic_wallet_list", "write_wallet_list"]
+__all__ = [
+    "BITCOIN_KINDS",
+    "BITCOIN_REGTEST",
+    "DEV_CHAIN",
+    "bitcoin_wallet",
+    "generate_wallets",
+    "synthetic_wallet_list",
+]
 
 BITCOIN_REGTEST: Final[str] = "bip122:0f9188f13cb7b2c71f2a335e3a4fc328"
 DEV_CHAIN: Final[str] = "eip155:31337"
 _ORDER: Final[int] = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_BTC_KINDS: Final[tuple[str, ...]] = ("p2wpkh", "p2tr", "p2pkh", "p2sh-p2wpkh", "p2wsh-2of3", "p2sh-2of3")
+#: The Bitcoin wallet kinds :func:`bitcoin_wallet` builds: four single-key kinds, then two 2-of-3 multisigs.
+BITCOIN_KINDS: Final[tuple[str, ...]] = ("p2wpkh", "p2tr", "p2pkh", "p2sh-p2wpkh", "p2wsh-2of3", "p2sh-2of3")
 _ETH_ACCOUNTS: Final[int] = 3
 
 
@@ -61,6 +69,31 @@ def _split(total: int, parts: int) -> list[int]:
     share = [total // parts] * parts
     share[-1] += total - sum(share)
     return [s for s in share if s > 0]
+
+
+def bitcoin_wallet(
+    network: BitcoinNetwork, kind: str, new_key: Callable[[], bytes]
+) -> tuple[str, dict[str, Any]]:
+    """Return the address and the unsigned proof object of a new Bitcoin wallet of ``kind`` (:data:`BITCOIN_KINDS`).
+
+    ``new_key()`` supplies each secret key it needs (three for a multisig, whose keys all sign later).
+    """
+    if kind.endswith("2of3"):
+        members = [coincurve.PrivateKey(new_key()).public_key.format(compressed=True) for _ in range(3)]
+        script = multisig_script(2, members)
+        address = (p2wsh_address if kind.startswith("p2wsh") else p2sh_address)(network, script)
+        return address.text, {"type": "multisig", "script": script.hex()}
+    secret = new_key()
+    pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
+    if kind == "p2wpkh":
+        address = p2wpkh_address(network, pub)
+    elif kind == "p2tr":
+        address = p2tr_address(network, taproot_output_key(secret))
+    elif kind == "p2pkh":
+        address = p2pkh_address(network, pub)
+    else:
+        address = p2sh_p2wpkh_address(network, pub)
+    return address.text, {"type": "bip322" if kind in ("p2wpkh", "p2tr") else "bip137"}
 
 
 def synthetic_wallet_list(
@@ -90,30 +123,11 @@ def synthetic_wallet_list(
     for spec in reserves.assets:
         if spec.symbol == "BTC":
             source = {"chain": BITCOIN_REGTEST, "token": None, "decimals": spec.decimals}
-            n = wallets_per_asset or len(_BTC_KINDS)
+            n = wallets_per_asset or len(BITCOIN_KINDS)
             for j, amount in enumerate(_split(spec.reserves, n)):
-                kind = _BTC_KINDS[j % len(_BTC_KINDS)]
-                if kind.endswith("2of3"):
-                    members = [coincurve.PrivateKey(new_key()).public_key.format(compressed=True) for _ in range(3)]
-                    script = multisig_script(2, members)
-                    address = (p2wsh_address if kind.startswith("p2wsh") else p2sh_address)(
-                        network, script
-                    )
-                    proof: dict[str, Any] = {"type": "multisig", "script": script.hex()}
-                else:
-                    secret = new_key()
-                    pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
-                    if kind == "p2wpkh":
-                        address = p2wpkh_address(network, pub)
-                    elif kind == "p2tr":
-                        address = p2tr_address(network, taproot_output_key(secret))
-                    elif kind == "p2pkh":
-                        address = p2pkh_address(network, pub)
-                    else:
-                        address = p2sh_p2wpkh_address(network, pub)
-                    proof = {"type": "bip322" if kind in ("p2wpkh", "p2tr") else "bip137"}
+                address, proof = bitcoin_wallet(network, BITCOIN_KINDS[j % len(BITCOIN_KINDS)], new_key)
                 wallets.append(
-                    {"asset": spec.symbol, "chain": BITCOIN_REGTEST, "address": address.text,
+                    {"asset": spec.symbol, "chain": BITCOIN_REGTEST, "address": address,
                      "balance": str(amount), "proof": proof}
                 )
         else:
@@ -145,19 +159,6 @@ def synthetic_wallet_list(
         "attested": [],
     }
     return WalletList.parse(document, "wallets", signed=False, normalize=True), keys
-
-
-def write_wallet_list(path: Path, wallet_list: WalletList) -> None:
-    """Write a wallet list as indented JSON, atomically (a temporary file in the same directory, renamed)."""
-    data = json.dumps(wallet_list.to_json(), indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def generate_wallets(reserves: Reserves, seed: int, out_dir: Path) -> tuple[Path, Path]:

@@ -13,6 +13,9 @@ plus its attested entries only with ``include_attested``.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from circuits.wallets import MAX_WALLETS_BYTES, WalletList, check_wallets
 from prover.json_lines import line_of
 from prover.reserves import AssetSpec, Reserves
 
-__all__ = ["ProvenReserves", "load_wallet_list", "load_wallets"]
+__all__ = ["ProvenReserves", "load_wallet_list", "load_wallets", "write_wallet_list"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,16 @@ def load_wallets(path: Path, *, include_attested: bool = False) -> ProvenReserve
         specs.append(AssetSpec(symbol=asset.symbol, decimals=asset.decimals, reserves=total))
     reserves = Reserves(exchange=wallets.exchange, round=wallets.round, assets=tuple(specs))
     return ProvenReserves(wallets, include_attested, reserves, dict(check.verified))
+
+
+def write_wallet_list(path: Path, wallet_list: WalletList) -> None:
+    """Write a wallet list as indented JSON, atomically (a temporary file in the same directory, renamed)."""
+    data = json.dumps(wallet_list.to_json(), indent=1, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

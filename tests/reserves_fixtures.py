@@ -13,8 +13,8 @@ from prover.ledger import load_ledger
 from prover.reserves import load_reserves
 from prover.signing import sign_wallets
 from prover.synth import generate_ledger
-from prover.synth_wallets import synthetic_wallet_list, write_wallet_list
-from prover.wallets import ProvenReserves, load_wallets
+from prover.synth_wallets import synthetic_wallet_list
+from prover.wallets import ProvenReserves, load_wallets, write_wallet_list
 
 CREATED = "2026-12-01T00:00:00Z"
 

@@ -32,7 +32,7 @@ from cli.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_VERIFICATION
 from cli.main import app
 from prover.eth_sign import eth_address_of
 from prover.signing import sign_wallets
-from prover.synth_wallets import write_wallet_list
+from prover.wallets import write_wallet_list
 from verifier import verify_bundle
 from verifier.report import BundleReport
 

@@ -36,8 +36,8 @@ def demo(
     from prover.ledger import load_ledger
     from prover.reserves import load_reserves
     from prover.synth import generate_ledger
-    from prover.synth_wallets import generate_wallets, write_wallet_list
-    from prover.wallets import load_wallets
+    from prover.synth_wallets import generate_wallets
+    from prover.wallets import load_wallets, write_wallet_list
     from verifier import check_package, verify_bundle
 
     be = get_backend(backend)

@@ -70,8 +70,7 @@ def sign(
 ) -> None:
     """Sign every unsigned row of a wallet list with local keys (for tests and demos), then check every proof."""
     from prover.signing import load_keys, sign_wallets
-    from prover.synth_wallets import write_wallet_list
-    from prover.wallets import load_wallet_list, load_wallets
+    from prover.wallets import load_wallet_list, load_wallets, write_wallet_list
 
     if os.path.lexists(out_path):
         raise InputError(f"{out_path}: already exists; refusing to overwrite", section="--out")
