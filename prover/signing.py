@@ -28,10 +28,7 @@ from typing import Final
 import coincurve
 
 from circuits.bitcoin_address import (
-    p2pkh_address,
-    p2sh_p2wpkh_address,
-    p2tr_address,
-    p2wpkh_address,
+    AddressKind,
     parse_address,
     parse_multisig_script,
 )
@@ -106,14 +103,12 @@ class _KeyIndex:
             if network is None:
                 table[checksum_address(eth_address_of(s))] = s
                 continue
-            pub = coincurve.PrivateKey(s).public_key
-            compressed, uncompressed = pub.format(compressed=True), pub.format(compressed=False)
             for address in (
-                p2pkh_address(network, compressed),
-                p2pkh_address(network, uncompressed),
-                p2wpkh_address(network, compressed),
-                p2sh_p2wpkh_address(network, compressed),
-                p2tr_address(network, btc_sign.taproot_output_key(s)),
+                btc_sign.address_of(network, AddressKind.P2PKH, s),
+                btc_sign.address_of(network, AddressKind.P2PKH, s, compressed=False),
+                btc_sign.address_of(network, AddressKind.P2WPKH, s),
+                btc_sign.address_of(network, AddressKind.P2SH, s),
+                btc_sign.address_of(network, AddressKind.P2TR, s),
             ):
                 table.setdefault(address.text, s)
         self._addresses[chain] = table

@@ -25,18 +25,15 @@ import coincurve
 
 from circuits.bitcoin_address import (
     NETWORKS,
+    AddressKind,
     BitcoinNetwork,
     multisig_script,
-    p2pkh_address,
     p2sh_address,
-    p2sh_p2wpkh_address,
-    p2tr_address,
-    p2wpkh_address,
     p2wsh_address,
 )
 from circuits.ethereum import checksum_address
 from circuits.wallets import WalletList
-from prover.btc_sign import taproot_output_key
+from prover.btc_sign import address_of
 from prover.eth_sign import eth_address_of
 from prover.reserves import Reserves
 from prover.signing import sign_wallets, write_keys
@@ -56,6 +53,12 @@ DEV_CHAIN: Final[str] = "eip155:31337"
 _ORDER: Final[int] = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 #: The Bitcoin wallet kinds :func:`bitcoin_wallet` builds: four single-key kinds, then two 2-of-3 multisigs.
 BITCOIN_KINDS: Final[tuple[str, ...]] = ("p2wpkh", "p2tr", "p2pkh", "p2sh-p2wpkh", "p2wsh-2of3", "p2sh-2of3")
+_SINGLE_KEY_KINDS: Final[dict[str, AddressKind]] = {
+    "p2wpkh": AddressKind.P2WPKH,
+    "p2tr": AddressKind.P2TR,
+    "p2pkh": AddressKind.P2PKH,
+    "p2sh-p2wpkh": AddressKind.P2SH,
+}
 _ETH_ACCOUNTS: Final[int] = 3
 
 
@@ -83,16 +86,7 @@ def bitcoin_wallet(
         script = multisig_script(2, members)
         address = (p2wsh_address if kind.startswith("p2wsh") else p2sh_address)(network, script)
         return address.text, {"type": "multisig", "script": script.hex()}
-    secret = new_key()
-    pub = coincurve.PrivateKey(secret).public_key.format(compressed=True)
-    if kind == "p2wpkh":
-        address = p2wpkh_address(network, pub)
-    elif kind == "p2tr":
-        address = p2tr_address(network, taproot_output_key(secret))
-    elif kind == "p2pkh":
-        address = p2pkh_address(network, pub)
-    else:
-        address = p2sh_p2wpkh_address(network, pub)
+    address = address_of(network, _SINGLE_KEY_KINDS[kind], new_key())
     return address.text, {"type": "bip322" if kind in ("p2wpkh", "p2tr") else "bip137"}
 
 
