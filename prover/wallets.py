@@ -50,15 +50,19 @@ class ProvenReserves:
         return "wallets+attested" if self.include_attested else "wallets"
 
 
-def _input_error(name: str, text: str, exc: FormatError) -> InputError:
-    section = exc.section or "wallets"
-    field = section.partition(".")[2] or "file"
+def _located(name: str, text: str, field: str, reason: str) -> InputError:
+    """``<file>: line <L>: <field>: <reason>`` (the line found from the field path, when it can be)."""
     line = line_of(text, field) if field != "file" else None
     where = f"line {line}: " if line is not None else ""
+    return InputError(f"{name}: {where}{field}: {reason}", section=f"{name}:{field}", file=name, field=field)
+
+
+def _input_error(name: str, text: str, exc: FormatError) -> InputError:
+    section = exc.section or "wallets"
     reason = str(exc)
     if reason.startswith(f"{section}: "):
         reason = reason[len(section) + 2 :]
-    return InputError(f"{name}: {where}{field}: {reason}", section=f"{name}:{field}", file=name, field=field)
+    return _located(name, text, section.partition(".")[2] or "file", reason)
 
 
 def load_wallet_list(path: Path, *, signed: bool = True) -> tuple[WalletList, str]:
@@ -101,15 +105,8 @@ def load_wallets(path: Path, *, include_attested: bool = False) -> ProvenReserve
     check = check_wallets(wallets)
     if check.failures:
         first = check.failures[0]
-        line = line_of(text, first.field)
         more = f" ({len(check.failures) - 1} more rows fail)" if len(check.failures) > 1 else ""
-        where = f"line {line}: " if line is not None else ""
-        raise InputError(
-            f"{path.name}: {where}{first.field}: {first.reason}{more}",
-            section=f"{path.name}:{first.field}",
-            file=path.name,
-            field=first.field,
-        )
+        raise _located(path.name, text, first.field, f"{first.reason}{more}")
     specs = []
     for asset in wallets.assets:
         total = check.verified[asset.symbol] + (wallets.attested_total(asset.symbol) if include_attested else 0)
