@@ -14,13 +14,15 @@ from typing import Final
 from circuits.constants import POINT_SIZE
 from circuits.encoding import frame
 from circuits.errors import FormatError
-from circuits.limits import RANGE_BITS, SOLVENCY_BITS
+from circuits.limits import NODE_BITS, RANGE_BITS, SOLVENCY_BITS
 from circuits.proofs import RangeProof
 
 __all__ = [
     "HEADER_SIZE",
     "LEAF_RECORD_SIZE",
     "MAGIC_LEAVES",
+    "MAGIC_NODES",
+    "MAGIC_NODE_PROOFS",
     "MAGIC_RANGE_PROOFS",
     "MAGIC_SOLVENCY",
     "SOLVENCY_RECORD_SIZE",
@@ -29,12 +31,16 @@ __all__ = [
     "encode_header",
     "iter_leaf_records",
     "leaf_id",
+    "node_proof_record_size",
     "range_record_size",
 ]
 
 MAGIC_LEAVES: Final[bytes] = b"ZKSLEAF1"
 MAGIC_RANGE_PROOFS: Final[bytes] = b"ZKSRNGP1"
 MAGIC_SOLVENCY: Final[bytes] = b"ZKSSOLV1"
+#: Format version 3: the chunk tree's nodes (commitment || hash) and the sum nodes' range proofs.
+MAGIC_NODES: Final[bytes] = b"ZKSNODE1"
+MAGIC_NODE_PROOFS: Final[bytes] = b"ZKSNODP1"
 HEADER_SIZE: Final[int] = 16
 LEAF_ID_SIZE: Final[int] = 32
 LEAF_RECORD_SIZE: Final[int] = LEAF_ID_SIZE + POINT_SIZE
@@ -49,6 +55,11 @@ def range_record_size(m: int) -> int:
     return RangeProof.size_for((RANGE_BITS * m).bit_length() - 1)
 
 
+def node_proof_record_size() -> int:
+    """Return the size of one node proof: an aggregated proof of two ``NODE_BITS``-bit values (v3)."""
+    return RangeProof.size_for((2 * NODE_BITS).bit_length() - 1)
+
+
 def leaf_id(round_label: str, symbol: str, customer_id: str, leaf_salt: bytes) -> bytes:
     """Return the keyed leaf id of a customer's leaf (§8)."""
     return hashlib.sha256(
@@ -61,11 +72,13 @@ def leaf_id(round_label: str, symbol: str, customer_id: str, leaf_salt: bytes) -
 
 
 def data_file_names(symbol: str) -> dict[str, str]:
-    """Return the names of an asset's data files, by manifest section (§2)."""
+    """Return the names of an asset's data files, by manifest section (§2; ``nodes``, ``node_proofs``: v3)."""
     return {
         "leaves": f"{symbol}.leaves.bin",
         "range_proofs": f"{symbol}.rangeproofs.bin",
         "solvency": f"{symbol}.solvency.bin",
+        "nodes": f"{symbol}.nodes.bin",
+        "node_proofs": f"{symbol}.nodeproofs.bin",
     }
 
 

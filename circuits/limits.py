@@ -17,6 +17,7 @@ __all__ = [
     "MAX_LABEL_BYTES",
     "MAX_MANIFEST_BYTES",
     "MAX_PACKAGE_BYTES",
+    "NODE_BITS",
     "RANGE_BITS",
     "SOLVENCY_BITS",
     "SYMBOL_RE",
@@ -49,5 +50,8 @@ MAX_JSON_INT_DIGITS: Final[int] = 20
 RANGE_BITS: Final[int] = 64
 #: Bit width of the solvency proof: the surplus ``den*R - num*L`` is in ``[0, 2^128)``.
 SOLVENCY_BITS: Final[int] = 128
+#: Bit width of each node proof (format version 3): every subtree sum above the chunk level is in
+#: ``[0, 2^128)`` (at most 2^32 leaves of at most 2^64 each, so the bound never binds an honest tree).
+NODE_BITS: Final[int] = 128
 #: An asset symbol: ASCII upper-case letters, digits, ``_`` and ``-``, at most 16 characters.
 SYMBOL_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,15}")

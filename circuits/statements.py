@@ -32,12 +32,13 @@ from circuits.encoding import frame
 from circuits.errors import ParameterError
 from circuits.generators import PedersenGens
 from circuits.group import Point, msm_raw
-from circuits.limits import RANGE_BITS, SOLVENCY_BITS
+from circuits.limits import NODE_BITS, RANGE_BITS, SOLVENCY_BITS
 from circuits.relations import Opening, RangeStatement
 
-__all__ = ["ChunkStatement", "SolvencyStatement"]
+__all__ = ["ChunkStatement", "NodeStatement", "SolvencyStatement"]
 
 _CHUNK_TAG: Final[bytes] = b"zk-solvency chunk v1"
+_NODE_TAG: Final[bytes] = b"zk-solvency node v3"
 _SOLVENCY_TAG: Final[bytes] = b"zk-solvency solvency v1"
 #: Format version 2 (reserves from a wallet list): the context also binds the wallet list's SHA-256.
 _SOLVENCY_TAG_V2: Final[bytes] = b"zk-solvency solvency v2"
@@ -96,6 +97,45 @@ class ChunkStatement:
         if len(commitments) != self.chunk_size:
             raise ParameterError(f"chunk of {len(commitments)} commitments, expected {self.chunk_size}")
         return RangeStatement(tuple(commitments), RANGE_BITS, self.context())
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeStatement:
+    """Sum node ``split`` of an asset's tree (format version 3): both children commit to values in ``[0, 2^128)``.
+
+    The node is the one whose right subtree starts at chunk ``split`` (``circuits.sumtree``);
+    its two children's commitments are the statement's commitments, left first. The context
+    binds the exchange, round, asset, tree size, chunk size, split and root.
+    """
+
+    exchange: str
+    round: str
+    symbol: str
+    leaf_count: int
+    chunk_size: int
+    split: int
+    merkle_root: bytes
+
+    def __post_init__(self) -> None:
+        """Check what the context encodes (sizes and ranges); not the proof."""
+        for name in ("leaf_count", "chunk_size", "split"):
+            _check_u64(name, getattr(self, name))
+        _check_root(self.merkle_root)
+
+    def context(self) -> bytes:
+        """Return the context bound into the node's range proof (layout: ``docs/FORMAT.md`` §4)."""
+        return (
+            _NODE_TAG
+            + frame(self.exchange.encode())
+            + frame(self.round.encode())
+            + frame(self.symbol.encode())
+            + struct.pack("<QQQ", self.leaf_count, self.chunk_size, self.split)
+            + self.merkle_root
+        )
+
+    def range_statement(self, left: Point, right: Point) -> RangeStatement:
+        """Return the range statement ``((left, right), n = 128, this context)``."""
+        return RangeStatement((left, right), NODE_BITS, self.context())
 
 
 @dataclass(frozen=True, kw_only=True)
