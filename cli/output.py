@@ -14,20 +14,30 @@ Importing this module loads neither :mod:`prover` nor :mod:`verifier`.
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 if TYPE_CHECKING:
     from verifier.report import AssetReport
 
 __all__ = [
+    "StageProgress",
     "asset_table",
     "err",
     "out",
@@ -84,25 +94,101 @@ def print_json(obj: object) -> None:
     out.print(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=True), markup=False, highlight=False)
 
 
-@contextmanager
-def progress_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a ``progress(stage, done, total)`` callback drawing rich bars on stderr.
+class StageProgress:
+    """A ``progress(stage, done, total)`` callback that times each stage, for ETAs and a throughput summary.
 
-    A no-op if disabled or if stderr is not a terminal (a log or a pipe gets no bar residue).
+    On a terminal it drives rich bars with the elapsed time and an ETA (the stage's rate so
+    far applied to what is left); elsewhere (a log, a pipe, a cluster job) it writes one plain
+    line per stage at most every ``log_every`` seconds, with the same ETA, and a last line when
+    the stage completes. :meth:`summary` is the one-line throughput report of every stage seen.
     """
-    if not enabled or not err.is_terminal:
-        yield lambda stage, done, total: None
+
+    def __init__(self, bars: Progress | None, log: Console | None, log_every: float = 30.0) -> None:
+        """Draw on ``bars`` (a terminal), or log plain lines to ``log``, or neither (quiet)."""
+        self._bars = bars
+        self._log = log
+        self._log_every = log_every
+        self._tasks: dict[str, TaskID] = {}
+        self._started: dict[str, float] = {}
+        self._last: dict[str, tuple[float, int, int]] = {}
+        self._logged: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        """Record that ``done`` of ``total`` units of ``stage`` are finished."""
+        now = time.monotonic()
+        self._started.setdefault(stage, now)
+        self._last[stage] = (now, done, total)
+        if self._bars is not None:
+            if stage not in self._tasks:
+                self._tasks[stage] = self._bars.add_task(stage, total=total)
+            self._bars.update(self._tasks[stage], completed=done, total=total)
+        elif self._log is not None:
+            finished = done >= total
+            if finished or now - self._logged.get(stage, self._started[stage]) >= self._log_every:
+                self._logged[stage] = now
+                self._log.print(self.line(stage), markup=False, highlight=False)
+
+    def eta(self, stage: str) -> float | None:
+        """Seconds left in ``stage`` at its rate so far, or ``None`` before any unit finished."""
+        if stage not in self._last:
+            return None
+        now, done, total = self._last[stage]
+        elapsed = now - self._started[stage]
+        if done <= 0 or elapsed <= 0:
+            return None
+        return max(0.0, (total - done) * elapsed / done)
+
+    def line(self, stage: str) -> str:
+        """One plain progress line: ``prove 120/1,024 (11.7%), 2.0/s, 61.0 s elapsed, ETA 7m 32s``."""
+        now, done, total = self._last[stage]
+        elapsed = now - self._started[stage]
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = self.eta(stage)
+        left = "ETA ?" if eta is None else ("done" if done >= total else f"ETA {_duration(eta)}")
+        share = 100.0 * done / total if total else 100.0
+        return f"{stage} {done:,}/{total:,} ({share:.1f}%), {rate:,.1f}/s, {elapsed:.1f} s elapsed, {left}"
+
+    def summary(self) -> str:
+        """Return ``stage N in T s (R/s); ...`` for every stage seen, in the order they started."""
+        parts = []
+        for stage in sorted(self._started, key=self._started.__getitem__):
+            now, done, _ = self._last[stage]
+            elapsed = now - self._started[stage]
+            rate = f", {done / elapsed:,.1f}/s" if elapsed > 0 and done else ""
+            parts.append(f"{stage} {done:,} in {elapsed:.1f} s{rate}")
+        return "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h {m:02d}m" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[StageProgress]:
+    """Yield a :class:`StageProgress`: rich bars with ETA on a terminal, plain timed lines otherwise.
+
+    Disabled (``--quiet``, JSON output) it only times the stages. A log or a pipe gets no bar
+    residue: plain lines at most every 30 s per stage, each with the stage's ETA.
+    """
+    if not enabled:
+        yield StageProgress(None, None)
         return
-    columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    if not err.is_terminal:
+        yield StageProgress(None, err)
+        return
+    columns = (
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as bars:
-        tasks: dict[str, TaskID] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total)
-            bars.update(tasks[stage], completed=done, total=total)
-
-        yield update
+        yield StageProgress(bars, None)
 
 
 def asset_table(assets: Sequence[AssetReport]) -> Table:
