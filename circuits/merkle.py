@@ -15,7 +15,7 @@ from typing import Final
 
 from circuits.errors import FormatError
 
-__all__ = ["MerkleAccumulator", "MerkleTree", "leaf_hash", "verify_merkle_path"]
+__all__ = ["MerkleAccumulator", "MerkleTree", "leaf_hash", "node_hash", "verify_merkle_path"]
 
 _LEAF_TAG: Final[bytes] = b"\x00zk-solvency leaf v1"
 _NODE_TAG: Final[bytes] = b"\x01"
