@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from circuits import datafiles, jsonio, limits, merkle, text
+from circuits import datafiles, jsonio, limits, merkle, sumtree, text
 from circuits import manifest as manifest_fmt
 from circuits import package as package_fmt
 from circuits.backends import GroupBackend
@@ -52,7 +52,7 @@ from circuits.generators import (
 )
 from circuits.group import Point
 from circuits.proofs import MAX_IPP_ROUNDS, RangeProof
-from circuits.statements import ChunkStatement, SolvencyStatement
+from circuits.statements import ChunkStatement, NodeStatement, SolvencyStatement
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT = ROOT / "docs" / "FORMAT.md"
@@ -182,6 +182,10 @@ EXPECTED_NAMES = {
     "wallets_name", "tag_solvency_context_v2", "bundle_format_version_declared", "wallets_format",
     "wallets_format_version", "max_wallets", "max_attested", "max_chains", "max_wallets_bytes",
     "tag_control_message",
+    # version 3: §2, §3.4, §3.5, §4, §5.2, §6.3, §8
+    "nodes_suffix", "node_proofs_suffix", "magic_nodes", "magic_node_proofs", "node_record_size", "node_bits",
+    "node_proof_record_size", "tag_node_context", "tag_chunk_node_hash", "tag_sum_node_hash",
+    "bundle_format_version_wallets", "package_format_version_sum_tree",
 }  # fmt: skip
 
 
@@ -204,13 +208,15 @@ def test_the_parser_reads_every_value_form() -> None:
 def test_every_tag_and_magic_quoted_in_the_prose_is_a_spec_constant() -> None:
     """A tag edited in a formula of the prose but not in its spec block (or the reverse) fails here.
 
-    §9 (prover-side key derivation, informative: no verifier recomputes it) is left out.
+    §9 (prover-side key derivation, informative: no verifier recomputes it) and §13 (the private package
+    store, informative) are left out.
     """
     prose = _BLOCK_RE.sub("", SPEC_TEXT)
     prose = re.sub(r"^## 9\..*?(?=^## 10\.)", "", prose, flags=re.S | re.M)
+    prose = re.sub(r"^## 13\..*", "", prose, flags=re.S | re.M)  # the package store, informative
     assert "## 10." in prose and "## 9." not in prose
     defined = {v for v in SPEC.values() if isinstance(v, bytes)}
-    pieces = {v.strip(b"\x00\x01") for v in defined if re.match(rb"[\x00\x01]?(zk-solvency[ -]|ZKS)", v)}
+    pieces = {v.strip(b"\x00\x01\x02\x03") for v in defined if re.match(rb"[\x00-\x03]?(zk-solvency[ -]|ZKS)", v)}
     quoted = set(re.findall(r'"(zk-solvency[ -][^"]*)"', prose)) | set(re.findall(r"ZKS[A-Z]{4}[0-9]", prose))
     assert quoted, "the prose quotes no tag"
     for q in sorted(quoted):
@@ -244,6 +250,8 @@ def test_names_and_format_constants() -> None:
         "leaves": "BTC" + _str("leaves_suffix"),
         "range_proofs": "BTC" + _str("range_proofs_suffix"),
         "solvency": "BTC" + _str("solvency_suffix"),
+        "nodes": "BTC" + _str("nodes_suffix"),
+        "node_proofs": "BTC" + _str("node_proofs_suffix"),
     }
 
 
@@ -252,6 +260,8 @@ def test_headers_and_magic_bytes() -> None:
         "magic_leaves": datafiles.MAGIC_LEAVES,
         "magic_range_proofs": datafiles.MAGIC_RANGE_PROOFS,
         "magic_solvency": datafiles.MAGIC_SOLVENCY,
+        "magic_nodes": datafiles.MAGIC_NODES,
+        "magic_node_proofs": datafiles.MAGIC_NODE_PROOFS,
     }
     for name, code in magics.items():
         assert _bytes(name) == code, name
@@ -277,6 +287,25 @@ def test_record_and_element_sizes() -> None:
         m = 1 << lg_m
         assert datafiles.range_record_size(m) == fixed + per_round * (6 + lg_m), m
     assert _int("solvency_record_size") == fixed + per_round * 7 == RangeProof.size_for(7)
+    assert _int("node_bits") == limits.NODE_BITS
+    assert _int("node_record_size") == sumtree.NODE_RECORD_SIZE == _int("point_size") + 32
+    assert _int("node_proof_record_size") == datafiles.node_proof_record_size() == fixed + per_round * 8
+
+
+def test_sum_tree_hashes_and_node_context_by_behaviour() -> None:
+    C, left, right, mth = b"\x22" * 48, b"\x33" * 32, b"\x44" * 32, b"\x55" * 32
+    assert sumtree.chunk_node_hash(C, mth) == hashlib.sha256(_bytes("tag_chunk_node_hash") + C + mth).digest()
+    assert sumtree.sum_node_hash(C, left, right) == hashlib.sha256(
+        _bytes("tag_sum_node_hash") + C + left + right
+    ).digest()
+    root = b"\x66" * 32
+    node = NodeStatement(exchange="Ex", round="R1", symbol="BTC", leaf_count=64, chunk_size=4, split=8, merkle_root=root)
+    assert node.context() == (
+        _bytes("tag_node_context") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC")
+        + _le64(64) + _le64(4) + _le64(8) + root
+    )  # fmt: skip
+    assert datafiles.data_file_names("BTC")["nodes"] == "BTC" + _str("nodes_suffix")
+    assert datafiles.data_file_names("BTC")["node_proofs"] == "BTC" + _str("node_proofs_suffix")
 
 
 def test_the_size_table_of_the_wire_format_note() -> None:
