@@ -23,6 +23,7 @@ from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     SOLVENCY_RECORD_SIZE,
     data_file_names,
+    node_proof_record_size,
     range_record_size,
 )
 from circuits.errors import FormatError, ParameterError
@@ -40,6 +41,7 @@ from circuits.limits import (
     SOLVENCY_BITS,
     SYMBOL_RE,
 )
+from circuits.sumtree import NODE_RECORD_SIZE
 
 __all__ = [
     "MANIFEST_NAME",
@@ -52,8 +54,10 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT: Final[str] = "zk-solvency-bundle"
-#: The version this code writes for a bundle with a wallet list; version 1 (declared reserves) is still read.
-BUNDLE_FORMAT_VERSION: Final[int] = 2
+#: The version this code writes (the sum tree, §5.2); versions 1 and 2 are still read.
+BUNDLE_FORMAT_VERSION: Final[int] = 3
+#: The version of a bundle with a wallet list and the plain leaf tree (§12).
+BUNDLE_FORMAT_VERSION_WALLETS: Final[int] = 2
 #: The version of a bundle whose reserves are declared by the exchange (no wallet list).
 BUNDLE_FORMAT_VERSION_DECLARED: Final[int] = 1
 #: How an asset's reserves ``R`` were obtained: typed in (version 1), or summed from the wallet list's
@@ -134,19 +138,30 @@ class AssetEntry:
     range_proofs: FileEntry
     solvency: FileEntry
     reserves_basis: str = "declared"
+    #: Version 3 only: the sum tree's nodes (§3.4) and the sum nodes' range proofs (§3.5).
+    nodes: FileEntry | None = None
+    node_proofs: FileEntry | None = None
 
     @property
     def chunk_count(self) -> int:
         """Number of range-proof chunks."""
         return self.leaf_count // self.chunk_size
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the manifest representation."""
+    @property
+    def has_sum_tree(self) -> bool:
+        """Whether the asset has the nodes and node-proofs files of version 3."""
+        return self.nodes is not None and self.node_proofs is not None
+
+    def to_json(self, version: int = BUNDLE_FORMAT_VERSION_DECLARED) -> dict[str, Any]:
+        """Return the manifest representation (in a manifest of ``version``)."""
         disclosed = None
         if self.disclosed_liabilities is not None:
             amount, blinding = self.disclosed_liabilities
             disclosed = {"amount": str(amount), "blinding": blinding.to_bytes(32, "little").hex()}
-        basis = {} if self.reserves_basis == "declared" else {"reserves_basis": self.reserves_basis}
+        basis = {} if version == BUNDLE_FORMAT_VERSION_DECLARED else {"reserves_basis": self.reserves_basis}
+        tree: dict[str, Any] = {}
+        if self.nodes is not None and self.node_proofs is not None:
+            tree = {"nodes": self.nodes.to_json(), "node_proofs": self.node_proofs.to_json()}
         return {
             **basis,
             "symbol": self.symbol,
@@ -163,17 +178,23 @@ class AssetEntry:
                 "leaves": self.leaves.to_json(),
                 "range_proofs": self.range_proofs.to_json(),
                 "solvency": self.solvency.to_json(),
+                **tree,
             },
         }
 
     @classmethod
     def parse(cls, f: Fields, version: int = BUNDLE_FORMAT_VERSION_DECLARED) -> AssetEntry:
-        """Validate one ``assets`` entry (types, ranges, names, sizes) of a manifest of ``version``."""
+        """Validate one ``assets`` entry (types, ranges, names, sizes) of a manifest of ``version``.
+
+        In version 3 ``reserves_basis`` may be ``"declared"``; whether that agrees with the
+        manifest's wallet list is checked by :meth:`Manifest.from_bytes`.
+        """
         basis = "declared"
         if version != BUNDLE_FORMAT_VERSION_DECLARED:
+            allowed = RESERVES_BASES if version == BUNDLE_FORMAT_VERSION else RESERVES_BASES[1:]
             basis = f.text("reserves_basis", 32)
-            if basis not in RESERVES_BASES[1:]:
-                f.fail("reserves_basis", f"expected one of {', '.join(RESERVES_BASES[1:])}")
+            if basis not in allowed:
+                f.fail("reserves_basis", f"expected one of {', '.join(allowed)}")
         symbol = f.text("symbol", 16, SYMBOL_RE)
         decimals = f.integer("decimals", 0, MAX_DECIMALS)
         reserves = f.uint_str("reserves", 1 << SOLVENCY_BITS)
@@ -207,19 +228,28 @@ class AssetEntry:
         leaves = FileEntry.parse(files.obj("leaves"), names["leaves"])
         range_proofs = FileEntry.parse(files.obj("range_proofs"), names["range_proofs"])
         solvency = FileEntry.parse(files.obj("solvency"), names["solvency"])
+        nodes = node_proofs = None
+        if version == BUNDLE_FORMAT_VERSION:
+            nodes = FileEntry.parse(files.obj("nodes"), names["nodes"])
+            node_proofs = FileEntry.parse(files.obj("node_proofs"), names["node_proofs"])
         files.done()
         f.done()
+        chunks = leaf_count // chunk
         expected = {
             "leaves": HEADER_SIZE + leaf_count * LEAF_RECORD_SIZE,
-            "range_proofs": HEADER_SIZE + (leaf_count // chunk) * range_record_size(chunk),
+            "range_proofs": HEADER_SIZE + chunks * range_record_size(chunk),
             "solvency": HEADER_SIZE + SOLVENCY_RECORD_SIZE,
+            "nodes": HEADER_SIZE + (2 * chunks - 1) * NODE_RECORD_SIZE,
+            "node_proofs": HEADER_SIZE + (chunks - 1) * node_proof_record_size(),
         }
-        for section, entry in (("leaves", leaves), ("range_proofs", range_proofs), ("solvency", solvency)):
-            if entry.size != expected[section]:
+        roles = (("leaves", leaves), ("range_proofs", range_proofs), ("solvency", solvency),
+                 ("nodes", nodes), ("node_proofs", node_proofs))
+        for section, entry in roles:
+            if entry is not None and entry.size != expected[section]:
                 f.fail(f"files.{section}.size", f"expected {expected[section]}")
         return cls(
             symbol, decimals, reserves, num, den, leaf_count, chunk, root, c_l, disclosed, leaves, range_proofs,
-            solvency, basis,
+            solvency, basis, nodes, node_proofs,
         )
 
 
@@ -233,11 +263,15 @@ class Manifest:
     assets: tuple[AssetEntry, ...]
     digest: bytes
     wallets: FileEntry | None = None
+    #: 1, 2 or 3; ``None`` (older callers) means 2 with a wallet list and 1 without.
+    format_version: int | None = None
 
     @property
     def version(self) -> int:
-        """The format version: 2 with a wallet list, 1 with declared reserves."""
-        return BUNDLE_FORMAT_VERSION if self.wallets is not None else BUNDLE_FORMAT_VERSION_DECLARED
+        """The format version: 3 (sum tree), 2 (wallet list, leaf tree) or 1 (declared reserves, leaf tree)."""
+        if self.format_version is not None:
+            return self.format_version
+        return BUNDLE_FORMAT_VERSION_WALLETS if self.wallets is not None else BUNDLE_FORMAT_VERSION_DECLARED
 
     def to_json(self) -> dict[str, Any]:
         """Return the manifest object including ``bundle_digest``."""
@@ -256,7 +290,7 @@ class Manifest:
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,
-            "assets": [a.to_json() for a in self.assets],
+            "assets": [a.to_json(self.version) for a in self.assets],
             **wallets,
         }
 
@@ -272,11 +306,14 @@ class Manifest:
         created: str,
         assets: Iterable[AssetEntry],
         wallets: FileEntry | None = None,
+        version: int | None = None,
     ) -> Manifest:
         """Assemble a manifest and compute its digest (writer side).
 
-        With ``wallets`` (the wallet list's file entry) it is a version 2 manifest,
-        whose every asset must have a wallet basis; without, version 1 (declared reserves).
+        ``version`` 3 (what the prover writes) needs every asset's nodes and node-proofs
+        files; the wallet list is optional and every asset's basis must be ``"declared"``
+        exactly when there is none. ``None``: version 2 with ``wallets`` (every asset a
+        wallet basis), version 1 without (declared reserves); kept for the test factories.
 
         Raises:
             ParameterError: ``created`` is not a strict UTC time (:func:`created_problem`),
@@ -289,9 +326,12 @@ class Manifest:
         for a in ordered:
             if (a.reserves_basis == "declared") != (wallets is None):
                 raise ParameterError(f"asset {a.symbol}: reserves basis {a.reserves_basis!r} without a wallet list")
-        draft = cls(exchange, round_label, created, ordered, b"", wallets)
+            if a.has_sum_tree != (version == BUNDLE_FORMAT_VERSION):
+                raise ParameterError(f"asset {a.symbol}: the nodes files belong to version 3 exactly")
+        draft = cls(exchange, round_label, created, ordered, b"", wallets, version)
         return cls(
-            draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()), wallets
+            draft.exchange, draft.round, draft.created, draft.assets, bundle_digest(draft.body_json()), wallets,
+            version,
         )
 
     @classmethod
@@ -309,8 +349,9 @@ class Manifest:
         f = Fields(obj, "manifest")
         f.const("format", BUNDLE_FORMAT)
         version = f.raw("format_version")
-        if type(version) is not int or version not in (BUNDLE_FORMAT_VERSION_DECLARED, BUNDLE_FORMAT_VERSION):
-            f.fail("format_version", f"expected {BUNDLE_FORMAT_VERSION_DECLARED} or {BUNDLE_FORMAT_VERSION}")
+        versions = (BUNDLE_FORMAT_VERSION_DECLARED, BUNDLE_FORMAT_VERSION_WALLETS, BUNDLE_FORMAT_VERSION)
+        if type(version) is not int or version not in versions:
+            f.fail("format_version", "expected 1, 2 or 3")
         f.const("protocol", PROTOCOL_LABEL.decode())
         f.const("generators", generator_set_id().hex())
         exchange = f.label("exchange", MAX_LABEL_BYTES)
@@ -329,10 +370,17 @@ class Manifest:
         if symbols != sorted(set(symbols)):
             f.fail("assets", "symbols must be unique and sorted")
         wallets = None
-        if version == BUNDLE_FORMAT_VERSION:
+        if version == BUNDLE_FORMAT_VERSION_WALLETS or (version == BUNDLE_FORMAT_VERSION and "wallets" in obj):
             wallets = FileEntry.parse(f.obj("wallets"), WALLETS_FILE, 2)
+        if version == BUNDLE_FORMAT_VERSION:
+            for i, a in enumerate(assets):
+                if (a.reserves_basis == "declared") != (wallets is None):
+                    f.fail(
+                        f"assets[{i}].reserves_basis",
+                        "must be \"declared\" exactly when the manifest has no wallet list",
+                    )
         digest = f.hexbytes("bundle_digest", 32)
         f.done()
         if bundle_digest(obj) != digest:
             f.fail("bundle_digest", "does not match the manifest contents")
-        return cls(exchange, round_label, created, assets, digest, wallets)
+        return cls(exchange, round_label, created, assets, digest, wallets, version)

@@ -100,7 +100,8 @@ class StageProgress:
     On a terminal it drives rich bars with the elapsed time and an ETA (the stage's rate so
     far applied to what is left); elsewhere (a log, a pipe, a cluster job) it writes one plain
     line per stage at most every ``log_every`` seconds, with the same ETA, and a last line when
-    the stage completes. :meth:`summary` is the one-line throughput report of every stage seen.
+    a stage that ran for a second or more completes. :meth:`summary` is the one-line throughput
+    report of every stage seen.
     """
 
     def __init__(self, bars: Progress | None, log: Console | None, log_every: float = 30.0) -> None:
@@ -123,7 +124,9 @@ class StageProgress:
                 self._tasks[stage] = self._bars.add_task(stage, total=total)
             self._bars.update(self._tasks[stage], completed=done, total=total)
         elif self._log is not None:
-            finished = done >= total
+            # A stage that ends within a second gets no line of its own (the summary still counts
+            # it), so a quick refused command prints only its error.
+            finished = done >= total and (now - self._started[stage] >= 1.0 or stage in self._logged)
             if finished or now - self._logged.get(stage, self._started[stage]) >= self._log_every:
                 self._logged[stage] = now
                 self._log.print(self.line(stage), markup=False, highlight=False)
