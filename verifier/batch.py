@@ -9,11 +9,15 @@ non-identity terms vanishes, with probability about ``1/r``.
 
 When the combined check fails, the bad proofs are located by bisection over the
 already-computed terms, so the error names them.
+
+:class:`ProofBatch` is the streaming form the bundle verifier uses: proofs are added
+as the files are read, checked ``size`` at a time, and the failure of the
+lowest-numbered record is kept to be reported once the earlier steps of §7 are done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from circuits.errors import ParameterError, ProofError, VerificationError
 from circuits.group import random_scalar
@@ -80,3 +84,61 @@ def verify_batch(statements: Sequence[RangeStatement], proofs: Sequence[RangePro
         bad += _bisect(terms)
     if bad:
         raise BatchVerificationError(bad, reasons)
+
+
+#: ``where(key)`` -> ``(section, file, field)`` of the record ``key`` of a :class:`ProofBatch`.
+Where = Callable[[int], tuple[str, str, str]]
+
+
+class ProofBatch:
+    """Range proofs waiting for one batched MSM, each under an integer ``key`` (a chunk, a split).
+
+    The failure with the lowest key is kept (a parse failure through :meth:`fail`, a
+    false proof found by :meth:`flush`), so the reported record does not depend on the
+    order in which proofs were added nor on the batch size. Pending proofs whose keys
+    are all above a failure already kept are dropped unchecked: they cannot change it.
+    """
+
+    def __init__(self, size: int, where: Where) -> None:
+        """Check ``size`` proofs per MSM; ``where`` names a failing record."""
+        self.size = size
+        self.where = where
+        self.keys: list[int] = []
+        self.statements: list[RangeStatement] = []
+        self.proofs: list[RangeProof] = []
+        self.failure: ProofError | None = None
+        self.failure_key: int | None = None
+
+    def add(self, key: int, statement: RangeStatement, proof: RangeProof) -> None:
+        """Queue ``proof`` for ``statement``; the caller flushes when :meth:`full`."""
+        self.keys.append(key)
+        self.statements.append(statement)
+        self.proofs.append(proof)
+
+    def full(self) -> bool:
+        """Whether a flush is due."""
+        return len(self.keys) >= self.size
+
+    def _keep(self, key: int, error: ProofError) -> None:
+        if self.failure_key is None or key < self.failure_key:
+            self.failure, self.failure_key = error, key
+
+    def flush(self) -> int:
+        """Check the pending proofs in one MSM; return how many were taken off the queue."""
+        done = len(self.keys)
+        if done and (self.failure_key is None or min(self.keys) < self.failure_key):
+            try:
+                verify_batch(self.statements, self.proofs)
+            except BatchVerificationError as exc:
+                pos = min(exc.bad_indices, key=lambda p: self.keys[p])
+                key = self.keys[pos]
+                section, file, field = self.where(key)
+                reason = exc.reasons.get(pos, "the range proof does not verify")
+                self._keep(key, VerificationError(f"{section}: {reason}", section=section, file=file, field=field))
+        self.keys, self.statements, self.proofs = [], [], []
+        return done
+
+    def fail(self, key: int, error: ProofError) -> None:
+        """Record ``error`` for record ``key`` (checking the pending proofs first, which may fail lower)."""
+        self.flush()
+        self._keep(key, error)

@@ -49,9 +49,8 @@ from circuits.group import Point
 from circuits.manifest import MANIFEST_NAME, AssetEntry, Manifest
 from circuits.merkle import MerkleAccumulator, leaf_hash
 from circuits.proofs import RangeProof
-from circuits.relations import RangeStatement
 from circuits.statements import ChunkStatement, SolvencyStatement
-from verifier.batch import BatchVerificationError, verify_batch
+from verifier.batch import ProofBatch
 from verifier.range_proof import verify_range
 from verifier.reading import (
     RecordReader,
@@ -66,6 +65,7 @@ from verifier.reading import (
 )
 from verifier.report import AssetReport, BundleReport, format_units
 from verifier.reserves import verify_reserves
+from verifier.sum_tree import chunk_where, verify_sum_tree
 
 __all__ = ["verify_bundle", "verify_solvency"]
 
@@ -145,49 +145,6 @@ def verify_solvency(
             )
 
 
-class _ChunkBatch:
-    """Chunk proofs waiting for one batched MSM; the first failing chunk is kept."""
-
-    def __init__(self, section: str, size: int) -> None:
-        self.section = section
-        self.size = size
-        self.chunks: list[int] = []
-        self.statements: list[RangeStatement] = []
-        self.proofs: list[RangeProof] = []
-        self.failure: ProofError | None = None
-
-    def add(self, k: int, statement: RangeStatement, proof: RangeProof) -> None:
-        self.chunks.append(k)
-        self.statements.append(statement)
-        self.proofs.append(proof)
-
-    def full(self) -> bool:
-        return len(self.chunks) >= self.size
-
-    def flush(self) -> int:
-        """Check the pending proofs in one MSM; return how many chunks were checked."""
-        done = len(self.chunks)
-        if done and self.failure is None:
-            try:
-                verify_batch(self.statements, self.proofs)
-            except BatchVerificationError as exc:
-                pos = exc.bad_indices[0]
-                k = self.chunks[pos]
-                reason = exc.reasons.get(pos, "the range proof does not verify")
-                where = f"{self.section} chunk {k}"
-                self.failure = VerificationError(
-                    f"{where}: {reason}", section=where, file=self.section, field=f"chunk {k}"
-                )
-        self.chunks, self.statements, self.proofs = [], [], []
-        return done
-
-    def fail(self, error: ProofError) -> None:
-        """Record ``error`` unless an earlier chunk already failed (checks the pending ones first)."""
-        self.flush()
-        if self.failure is None:
-            self.failure = error
-
-
 class ChunkProgress:
     """Counts verified chunk proofs over a whole run and reports ``(done, total)`` to a callback."""
 
@@ -224,11 +181,23 @@ def verify_asset(
     Sets the ``*_ok`` flags of ``report`` as each step passes. ``watch`` lets a
     caller look at chosen leaf records in the same pass (the customer check
     compares its own record): ``watch[i]`` is called with record ``i``'s leaf id and
-    commitment bytes right after the record's order check, and may raise.
+    commitment bytes right after the record's order check, and may raise (versions 1 and 2 only).
+
+    A format-3 asset (:attr:`AssetEntry.has_sum_tree`) runs steps 3', 4 and 4'
+    instead (:func:`verifier.sum_tree.verify_sum_tree`), then step 5.
     """
     progress = progress if progress is not None else ChunkProgress(manifest.assets[asset_index].chunk_count, None)
     watch = watch or {}
     asset = manifest.assets[asset_index]
+    if asset.has_sum_tree:
+        if watch:
+            raise ParameterError("a leaf watch is for the leaf tree of format versions 1 and 2")
+        C_L = verify_sum_tree(bundle, manifest, asset_index, C_L_manifest, pc_gens, report, batch_chunks,
+                              progress.advance)
+        record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
+        verify_solvency(manifest, asset, C_L, record, pc_gens, asset_index)
+        report.solvency_ok = True
+        return
     be = pc_gens.B.backend
     m = asset.chunk_size
     leaves_section = asset.leaves.name
@@ -237,7 +206,7 @@ def verify_asset(
     total = be.identity()
     add = be.add
     previous_id = b""
-    batch = _ChunkBatch(asset.range_proofs.name, batch_chunks)
+    batch = ProofBatch(batch_chunks, chunk_where(asset))
 
     with (
         RecordReader(bundle / asset.leaves.name, asset.leaves) as leaves,
@@ -267,7 +236,7 @@ def verify_asset(
             try:
                 proof = decode_chunk_proof(record, be, asset, k)
             except FormatError as exc:
-                batch.fail(exc)
+                batch.fail(k, exc)
                 continue
             batch.add(k, chunk_statement(manifest, asset, k).range_statement(commitments), proof)
             if batch.full():
@@ -316,6 +285,7 @@ def new_asset_report(asset: AssetEntry) -> AssetReport:
         liabilities_disclosed=disclosed,
         reserves_basis=asset.reserves_basis,
         reserves_ok=asset.reserves_basis == "declared",
+        sum_tree=asset.has_sum_tree,
     )
 
 
@@ -377,7 +347,8 @@ def verify_bundle(
         report.assets = [new_asset_report(a) for a in manifest.assets]
         if eth_rpc and manifest.wallets is None:
             raise ParameterError(
-                "--eth-rpc: this bundle (format version 1) has no wallet list; its reserves are declared",
+                f"--eth-rpc: this bundle (format version {manifest.version}) has no wallet list; its reserves are "
+                "declared",
                 section="eth-rpc",
             )
         check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle", file=MANIFEST_NAME)

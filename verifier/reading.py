@@ -10,6 +10,9 @@ memory and turns their bytes into validated types, reporting every failure as a
 * :class:`RecordReader`, :func:`read_small_file`, :func:`read_record`: the records of
   a checked data file, re-hashed (or length-checked) as they are read, so a file
   changed between two passes is reported as malformed.
+* :class:`RecordFile`: random access to the records of a data file that is NOT hashed
+  (the format-3 customer check, ``docs/FORMAT.md`` §8.1): regular file, size and
+  header checked on open, then only the records asked for are read, and counted.
 * :func:`decode_leaf`, :func:`decode_liabilities`: commitments as validated points.
 
 Every file is opened by :func:`open_regular`: never through a symlink, never blocking on
@@ -33,10 +36,13 @@ from circuits.datafiles import (
     HEADER_SIZE,
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
+    MAGIC_NODE_PROOFS,
+    MAGIC_NODES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
     SOLVENCY_RECORD_SIZE,
     check_header,
+    node_proof_record_size,
     range_record_size,
 )
 from circuits.errors import FormatError
@@ -44,6 +50,7 @@ from circuits.group import Point
 from circuits.limits import MAX_MANIFEST_BYTES
 from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
 from circuits.proofs import RangeProof
+from circuits.sumtree import NODE_HASH_SIZE, NODE_RECORD_SIZE, node_count
 
 __all__ = ["decode_leaf", "read_manifest"]
 
@@ -176,12 +183,28 @@ def decode_liabilities(manifest: Manifest, backend: GroupBackend) -> list[Point]
 
 
 def file_roles(asset: AssetEntry) -> list[tuple[FileEntry, bytes, int, int]]:
-    """Return ``(file, magic, count, record_size)`` for each data file of ``asset`` (§3)."""
-    return [
+    """Return ``(file, magic, count, record_size)`` for each data file of ``asset`` (§3), in manifest order.
+
+    Leaves, range proofs, solvency; in format version 3 also the nodes (``2C - 1``
+    records, §3.4) and the node proofs (``C - 1`` records, §3.5), ``C`` the chunk count.
+    """
+    roles = [
         (asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE),
         (asset.range_proofs, MAGIC_RANGE_PROOFS, asset.chunk_count, range_record_size(asset.chunk_size)),
         (asset.solvency, MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE),
     ]
+    if asset.nodes is not None and asset.node_proofs is not None:
+        roles += [
+            (asset.nodes, MAGIC_NODES, node_count(asset.chunk_count), NODE_RECORD_SIZE),
+            (asset.node_proofs, MAGIC_NODE_PROOFS, asset.chunk_count - 1, node_proof_record_size()),
+        ]
+    return roles
+
+
+def file_role_names(asset: AssetEntry) -> list[str]:
+    """Return the manifest key (``"leaves"``, ..., ``"node_proofs"``) of each entry of :func:`file_roles`."""
+    names = ["leaves", "range_proofs", "solvency"]
+    return [*names, "nodes", "node_proofs"] if asset.has_sum_tree else names
 
 
 def check_file_set(bundle: Path, manifest: Manifest) -> None:
@@ -354,3 +377,112 @@ def decode_chunk_proof(record: bytes, backend: GroupBackend, asset: AssetEntry, 
         return RangeProof.from_bytes(record, backend)
     except FormatError as exc:
         raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"chunk {k}") from exc
+
+
+class RecordFile:
+    """Random access to the records of one data file, without hashing it (format 3, ``docs/FORMAT.md`` §8.1).
+
+    Opening checks what the customer check of version 3 requires of every file it
+    reads: a regular file (:func:`open_regular`), of the manifest's ``size``, with
+    §3's header. Then :meth:`record` and :meth:`records` read exactly the records
+    asked for, by offset (record ``x`` at ``16 + x*record_size``). ``bytes_read``
+    counts every byte read, the header included, so a caller (and a test) can
+    show that a check read ``O(log N + m)`` records and not the file.
+    """
+
+    def __init__(self, path: Path, entry: FileEntry, magic: bytes, count: int, record_size: int) -> None:
+        """Open ``path`` and check its size and header.
+
+        Raises:
+            FormatError: not a regular file, unreadable, another size or header;
+                section the file name.
+        """
+        self.section = entry.name
+        self.count = count
+        self.record_size = record_size
+        self.bytes_read = 0
+        self._file: IO[bytes] = open_regular(path, self.section)
+        try:
+            size = os.fstat(self._file.fileno()).st_size
+            if size != entry.size:
+                raise FormatError(
+                    f"{self.section}: size {size} bytes, manifest says {entry.size}",
+                    section=self.section,
+                    file=self.section,
+                )
+            check_header(self._read_at(0, HEADER_SIZE), magic, count, record_size, self.section)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        try:
+            self._file.seek(offset)
+            data = self._file.read(size)
+        except OSError as exc:
+            raise FormatError(
+                f"{self.section}: cannot read ({exc.strerror})", section=self.section, file=self.section
+            ) from exc
+        self.bytes_read += len(data)
+        if len(data) != size:
+            raise FormatError(
+                f"{self.section}: file changed while being read (truncated)", section=self.section, file=self.section
+            )
+        return data
+
+    def records(self, first: int, count: int) -> bytes:
+        """Return records ``first .. first + count - 1``, concatenated.
+
+        Raises:
+            FormatError: the file ended early (it changed after it was opened).
+        """
+        if not 0 <= first <= first + count <= self.count:
+            raise ValueError(f"records {first}..{first + count - 1} outside a file of {self.count}")
+        return self._read_at(HEADER_SIZE + first * self.record_size, count * self.record_size)
+
+    def record(self, index: int) -> bytes:
+        """Return record ``index``."""
+        return self.records(index, 1)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> RecordFile:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def decode_node(record: bytes, backend: GroupBackend, section: str, index: int) -> tuple[Point, bytes]:
+    """Split nodes-file record ``index`` into its commitment (validated; the identity allowed) and hash (§3.4).
+
+    Raises:
+        FormatError: the commitment does not decode; section ``"<S>.nodes.bin[<index>]"``.
+    """
+    where = f"{section}[{index}]"
+    try:
+        C = Point.from_bytes(record[: NODE_RECORD_SIZE - NODE_HASH_SIZE], backend)
+    except FormatError as exc:
+        raise FormatError(
+            f"{where}: commitment: {exc}", section=where, file=section, field=f"record {index}"
+        ) from exc
+    return C, record[NODE_RECORD_SIZE - NODE_HASH_SIZE : NODE_RECORD_SIZE]
+
+
+def decode_node_proof(record: bytes, backend: GroupBackend, asset: AssetEntry, split: int) -> RangeProof:
+    """Parse the node proof of the sum node with split ``split`` (record ``split - 1``, §3.5).
+
+    Raises:
+        FormatError: the record does not parse; section ``"<S>.nodeproofs.bin[<split-1>]"``.
+    """
+    assert asset.node_proofs is not None, "decode_node_proof is for format-3 assets"
+    name = asset.node_proofs.name
+    where = f"{name}[{split - 1}]"
+    try:
+        return RangeProof.from_bytes(record, backend)
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}", section=where, file=name, field=f"record {split - 1}") from exc

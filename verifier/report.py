@@ -93,6 +93,12 @@ class AssetReport:
     #: ``"stated"``: balances as the exchange states them at the snapshot; ``"node"``: each was compared
     #: with a node of the chain (``--eth-rpc``) and matched.
     balances: str = "stated"
+    #: Format version 3: the asset has a Merkle sum tree (nodes and node-proofs files).
+    sum_tree: bool = False
+    #: Version 3: every node record equals what the leaves (chunk nodes) or its children (sum nodes) imply.
+    nodes_ok: bool = False
+    #: Version 3: every sum node's range proof (both children's sums in ``[0, 2^128)``) verifies.
+    node_proofs_ok: bool = False
 
     def format_amount(self, amount: int) -> str:
         """Return ``amount`` base units of this asset as a decimal string with ``decimals`` places."""
@@ -111,7 +117,11 @@ class AssetReport:
     @property
     def ok(self) -> bool:
         """Whether every check of this asset passed."""
-        return self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok and self.reserves_ok
+        tree = not self.sum_tree or (self.nodes_ok and self.node_proofs_ok)
+        return (
+            self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok and self.reserves_ok
+            and tree
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict (big integers as decimal strings)."""
@@ -139,6 +149,9 @@ class AssetReport:
             "reserves_attested": None if self.reserves_attested is None else str(self.reserves_attested),
             "reserves_ok": self.reserves_ok,
             "balances": self.balances,
+            "sum_tree": self.sum_tree,
+            "nodes_ok": self.nodes_ok,
+            "node_proofs_ok": self.node_proofs_ok,
             "ok": self.ok,
         }
 
