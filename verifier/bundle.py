@@ -86,6 +86,24 @@ def chunk_statement(manifest: Manifest, asset: AssetEntry, k: int) -> ChunkState
     )
 
 
+def solvency_statement(manifest: Manifest, asset: AssetEntry, C_L: Point) -> SolvencyStatement:
+    """Return the solvency statement of ``asset`` for ``C_L`` (§3.3; with a wallet list, its digest and basis)."""
+    return SolvencyStatement(
+        exchange=manifest.exchange,
+        round=manifest.round,
+        symbol=asset.symbol,
+        decimals=asset.decimals,
+        reserves=asset.reserves,
+        num=asset.num,
+        den=asset.den,
+        leaf_count=asset.leaf_count,
+        merkle_root=asset.merkle_root,
+        C_L=C_L,
+        wallets_sha256=None if manifest.wallets is None else manifest.wallets.sha256,
+        reserves_basis=asset.reserves_basis,
+    )
+
+
 def verify_solvency(
     manifest: Manifest,
     asset: AssetEntry,
@@ -107,20 +125,7 @@ def verify_solvency(
         proof = RangeProof.from_bytes(record, be)
     except FormatError as exc:
         raise FormatError(f"{section}: {exc}", section=section, file=section) from exc
-    statement = SolvencyStatement(
-        exchange=manifest.exchange,
-        round=manifest.round,
-        symbol=asset.symbol,
-        decimals=asset.decimals,
-        reserves=asset.reserves,
-        num=asset.num,
-        den=asset.den,
-        leaf_count=asset.leaf_count,
-        merkle_root=asset.merkle_root,
-        C_L=C_L,
-        wallets_sha256=None if manifest.wallets is None else manifest.wallets.sha256,
-        reserves_basis=asset.reserves_basis,
-    )
+    statement = solvency_statement(manifest, asset, C_L)
     range_statement = statement.range_statement(pc_gens)
     if range_statement.commitments[0].is_identity():
         raise VerificationError(f"{section}: V_s = den*R*B - num*C_L is the identity", section=section, file=section)

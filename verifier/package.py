@@ -54,7 +54,7 @@ from circuits.group import Point
 from circuits.limits import MAX_PACKAGE_BYTES
 from circuits.manifest import AssetEntry, Manifest
 from circuits.merkle import MerkleAccumulator, leaf_hash, verify_merkle_path
-from circuits.package import Package, PackageEntry
+from circuits.package import PACKAGE_FORMAT_VERSION_SUM_TREE, Package, PackageEntry, SumTreeEntry
 from verifier.bundle import (
     ChunkProgress,
     check_published_digest,
@@ -63,6 +63,7 @@ from verifier.bundle import (
     verify_asset,
     verify_solvency,
 )
+from verifier.package_tree import EntryAlone, check_entry, check_entry_alone
 from verifier.range_proof import verify_range
 from verifier.reading import (
     RecordReader,
@@ -216,7 +217,7 @@ def _scan_leaves(
 
 
 def _asset_in_bundle(
-    manifest: Manifest, package_file: str, i: int, entry: PackageEntry, report: EntryReport
+    manifest: Manifest, package_file: str, i: int, entry: PackageEntry | SumTreeEntry, report: EntryReport
 ) -> int:
     """Find the entry's asset in the manifest and require the package's decimals, root and leaf count."""
     section = f"package.entries[{i}]"
@@ -430,6 +431,9 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
             )
     for entry, r in zip(package.entries, report.entries, strict=True):
         S = entry.asset
+        if isinstance(entry, SumTreeEntry):
+            _tree_claims(entry, r, manifest, report, proven, not_proven)
+            continue
         if manifest is None:
             proven(
                 "committed_in_package",
@@ -458,7 +462,7 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
         else:
             ratio = f"at least {format_ratio(asset.num, asset.den)} times the total"
         reserves = f"{format_units(asset.reserves, asset.decimals)} {S}"
-        wallets = manifest.wallets is not None and report.scope == "full"
+        wallets = manifest.wallets is not None and report.scope in ("full", "sum-tree")
         if wallets:
             attested = " and attested entries (which no signature proves)" if (
                 asset.reserves_basis == "wallets+attested") else ""
@@ -531,7 +535,7 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
             f"digest {digest} with the digest the exchange published (for example in a public archive), or pass "
             f"it as --digest.",
         )
-    if manifest is not None and manifest.wallets is not None and report.scope == "full":
+    if manifest is not None and manifest.wallets is not None and report.scope in ("full", "sum-tree"):
         not_proven(
             "reserves_held",
             "This does not prove the wallet balances are what the chain says (they are as stated by the exchange "
@@ -542,12 +546,134 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
         not_proven(
             "reserves_held",
             "This does not prove the exchange actually holds the stated reserves; they are declared by the exchange"
-            + (" (format version 1)." if manifest is not None and manifest.wallets is None else "."),
+            + (f" (format version {manifest.version}, no wallet list)." if manifest is not None
+               and manifest.wallets is None else "."),
         )
     not_proven(
         "others_included",
         "This does not prove other customers were included; each customer must check their own package.",
     )
+
+
+#: The ``proven`` / ``not_proven`` helpers of :func:`_claims`.
+ClaimFn = Callable[..., None]
+
+
+def _tree_claims(
+    entry: SumTreeEntry, r: EntryReport, manifest: Manifest | None, report: PackageReport,
+    proven: ClaimFn, not_proven: ClaimFn,
+) -> None:
+    """The verdict's sentences for one entry of a version-2 package (format-3 bundle, §8.1 "Version 3").
+
+    They state what the by-offset check establishes and nothing more: the customer's
+    chunk and path, not the other chunks nor the nodes off the path (``docs/THREAT_MODEL.md`` §4.31).
+    """
+    S, k = entry.asset, entry.chunk
+    if manifest is None:
+        proven(
+            "committed_in_package",
+            f"Your {S} balance {r.amount_display} is committed in leaf {entry.leaf_index} of {entry.leaf_count} "
+            f"(chunk {k}), and your package's chunk path gives that chunk's tree hash; the climb to the root "
+            f"{entry.merkle_root.hex()} needs the bundle's nodes.",
+            S, (S, "leaf id"), (S, "chunk path"), (S, "node path"),
+        )
+        return
+    asset = next(a for a in manifest.assets if a.symbol == S)
+    depth = len(entry.node_path)
+    digest = manifest.digest.hex()
+    leaves = S not in report.chunks_unchecked
+    path_checks = ((S, "bundle digest"), (S, "asset in bundle"), (S, "files"), (S, "chunk node"),
+                   (S, "sum tree path"), (S, "root"))
+    if leaves:
+        proven(
+            "committed",
+            f"Your {S} balance {r.amount_display} is committed in leaf {entry.leaf_index} of {entry.leaf_count} "
+            f"(chunk {k}) of the bundle with digest {digest}: the bundle's record holds your leaf, and your chunk's "
+            f"path of {depth} sum nodes reaches the bundle's {S} root.",
+            S, (S, "leaf id"), (S, "chunk path"), (S, "leaf record"), *path_checks,
+        )
+        proven(
+            "counted",
+            f"Your {S} commitment is counted in the total {S} liabilities: your chunk's commitment is the sum of its "
+            f"{asset.chunk_size} leaves, and each node on your path is the sum of its children up to the root, "
+            f"whose commitment is the liabilities commitment C_L.",
+            S, (S, "leaf record"), *path_checks,
+        )
+        proven(
+            "range_own_chunk",
+            f"The range proof of chunk {k} shows that your committed balance and the others in that chunk are each "
+            f"between 0 and 2^64 base units (none is negative).",
+            S, (S, "chunk range proof"),
+        )
+    else:
+        proven(
+            "committed",
+            f"Your {S} leaf (balance {r.amount_display}) is in the {S} sum tree of the bundle with digest {digest}: "
+            f"your chunk path gives chunk {k}'s tree hash, which chunk node {k} binds, and its path of {depth} sum "
+            f"nodes reaches the bundle's {S} root.",
+            S, (S, "leaf id"), (S, "chunk path"), *path_checks,
+        )
+        not_proven(
+            "chunk_unchecked",
+            f"PARTIAL CHECK: the {S} leaves file was absent or unreadable, so chunk {k}'s range proof was NOT "
+            f"checked, nor that chunk {k}'s commitment is the sum of its leaves: it was NOT checked that your "
+            f"balance is counted in C_L, nor that the other balances of your chunk are non-negative.",
+            S,
+        )
+    if depth:
+        proven(
+            "sibling_sums",
+            f"The node proofs of the {depth} sum nodes on your path show that every subtree beside your path, and "
+            f"your own branch, sums to between 0 and 2^128 base units: no negative total hides beside your balance "
+            f"in C_L.",
+            S, (S, "node proofs"), *path_checks,
+        )
+    if asset.den == 1 and asset.num == 1:
+        ratio = "at least the total"
+    else:
+        ratio = f"at least {format_ratio(asset.num, asset.den)} times the total"
+    reserves = f"{format_units(asset.reserves, asset.decimals)} {S}"
+    if asset.reserves_basis != "declared" and manifest.wallets is not None:
+        attested = " and attested entries (which no signature proves)" if (
+            asset.reserves_basis == "wallets+attested") else ""
+        proven(
+            "reserves_wallets",
+            f"The {S} reserves of {reserves} are the sum of the bundle's {S} wallets{attested}; every wallet's "
+            f"proof of control was checked for this exchange, round and snapshot block.",
+            S, (S, "reserves"),
+        )
+    solvency_checks = [(S, "root"), (S, "node proofs"), (S, "solvency proof")]
+    if leaves:
+        solvency_checks.append((S, "chunk range proof"))
+        proven(
+            "solvency",
+            f"The {S} solvency proof shows that the stated reserves of {reserves} are {ratio} {S} liabilities C_L, "
+            + ("in which your balance is counted beside sums proven non-negative." if depth else
+               f"the sum of the one chunk's {asset.chunk_size} balances, each proven non-negative."),
+            S, *solvency_checks,
+        )
+    else:
+        proven(
+            "solvency_of_C_L",
+            f"The {S} solvency proof shows that the stated reserves of {reserves} are {ratio} liabilities committed "
+            f"in C_L, the root of the sum tree.",
+            S, *solvency_checks,
+        )
+    if asset.chunk_count > 1:
+        not_proven(
+            "other_chunks",
+            f"This check read only your chunk and your path: it does NOT prove that the other {S} chunks' range "
+            f"proofs hold, nor that the nodes off your path are the sums of their leaves; that rests on the full "
+            f"`solvency verify` of the bundle.",
+            S,
+        )
+    if asset.disclosed_liabilities is not None:
+        proven(
+            "disclosed",
+            f"The exchange disclosed total {S} liabilities of "
+            f"{format_units(asset.disclosed_liabilities[0], asset.decimals)} {S}, and that opening was checked.",
+            S, (S, "solvency proof"),
+        )
 
 
 def _check_reserves(bundle: Path, manifest: Manifest, package: Package, entries: list[EntryReport]) -> None:
@@ -617,6 +743,17 @@ def check_package(
     package_file = Path(package_path).name
     try:
         package = read_package(Path(package_path))
+        report.package_format_version = package.format_version
+        tree = package.format_version == PACKAGE_FORMAT_VERSION_SUM_TREE
+        if tree and bundle_path is not None:
+            report.scope = "sum-tree"
+            if own_chunk_only:
+                report.add(
+                    "own chunk only", True,
+                    "--own-chunk-only was ignored: the check of a format-3 bundle reads only your chunk and your "
+                    "path in the sum tree anyway, and verifies your chunk's proof",
+                )
+            own_chunk_only = False
         report.exchange, report.round = package.exchange, package.round
         report.bundle_digest = package.bundle_digest.hex()
         report.customer_id = package.customer_id
@@ -642,8 +779,13 @@ def check_package(
         entries = [EntryReport(e.asset, e.decimals, e.amount, e.leaf_index, e.leaf_count) for e in package.entries]
         report.entries = entries
         commitments = [pc_gens.commit(e.amount, e.blinding) for e in package.entries]
+        alone: list[EntryAlone | None] = []
         for i, (entry, V, entry_report) in enumerate(zip(package.entries, commitments, entries, strict=True)):
-            _check_entry_alone(package, package_file, i, entry, V, entry_report)
+            if isinstance(entry, SumTreeEntry):
+                alone.append(check_entry_alone(package, package_file, i, entry, V, entry_report))
+            else:
+                _check_entry_alone(package, package_file, i, entry, V, entry_report)
+                alone.append(None)
 
         manifest: Manifest | None = None
         if bundle_path is not None:
@@ -665,6 +807,15 @@ def check_package(
                     file=package_file,
                     field="round",
                 )
+            if tree != all(a.has_sum_tree for a in manifest.assets):
+                raise VerificationError(
+                    f"package.format_version: a package of format version {package.format_version} is for bundles "
+                    f"of format version {'3' if tree else '1 or 2'}, this bundle is of format version "
+                    f"{manifest.version}",
+                    section="package.format_version",
+                    file=package_file,
+                    field="format_version",
+                )
             liabilities = decode_liabilities(manifest, be)
             indices = []
             for i, (entry, entry_report) in enumerate(zip(package.entries, entries, strict=True)):
@@ -674,8 +825,22 @@ def check_package(
                 indices.append(_asset_in_bundle(manifest, package_file, i, entry, entry_report))
             if manifest.wallets is not None and not own_chunk_only:
                 _check_reserves(bundle, manifest, package, entries)
+            if tree:
+                counter = ChunkProgress(len(indices), progress)
+                for i, (entry, V, entry_report, k, entry_alone) in enumerate(
+                    zip(package.entries, commitments, entries, indices, alone, strict=True)
+                ):
+                    assert isinstance(entry, SumTreeEntry) and entry_alone is not None, "package version 2"
+                    checked = check_entry(
+                        bundle, manifest, k, liabilities[k], package_file, i, entry, V, entry_alone, pc_gens,
+                        entry_report, counter.advance,
+                    )
+                    if not checked:
+                        report.chunks_unchecked.append(entry.asset)
             counter = ChunkProgress(sum(manifest.assets[k].chunk_count for k in indices), progress)
             for entry, V, entry_report, k in zip(package.entries, commitments, entries, indices, strict=True):
+                if not isinstance(entry, PackageEntry):
+                    continue
                 if own_chunk_only:
                     _check_own_chunk(bundle, manifest, k, liabilities[k], entry, V, pc_gens, entry_report)
                 else:

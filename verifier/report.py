@@ -255,6 +255,9 @@ class EntryReport:
     leaf_index: int
     leaf_count: int
     checks: list[Check] = field(default_factory=list)
+    #: Format version 3 (package version 2) with the bundle: bytes read from each data file, header
+    #: included (the check reads records by offset, ``O(log N + m)`` of them, never a whole file).
+    bytes_read: dict[str, int] = field(default_factory=dict)
 
     @property
     def amount_display(self) -> str:
@@ -280,13 +283,15 @@ class EntryReport:
             "leaf_index": self.leaf_index,
             "leaf_count": self.leaf_count,
             "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            "bytes_read": dict(self.bytes_read),
             "ok": self.ok,
         }
 
 
 #: What a customer check covers: the package alone, the bundle with only the customer's own
-#: chunk proof (``--own-chunk-only``), or the bundle's every proof for the customer's assets.
-Scope = Literal["package", "own-chunk", "full"]
+#: chunk proof (``--own-chunk-only``), the bundle's every proof for the customer's assets, or (format
+#: version 3, package version 2) the customer's chunk and their path in the sum tree, read by offset.
+Scope = Literal["package", "own-chunk", "full", "sum-tree"]
 
 
 class CheckRef(NamedTuple):
@@ -346,13 +351,23 @@ class PackageReport(_Outcome):
     checks: list[Check] = field(default_factory=list)
     entries: list[EntryReport] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    #: Package format version (1: leaf tree, 2: sum tree; 0 until the package is read).
+    package_format_version: int = 0
+    #: Scope ``"sum-tree"``: the assets whose leaves file was absent or unreadable, so that their
+    #: chunk proof (and the chunk's sum) was not checked; the run is then partial.
+    chunks_unchecked: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
-        """``"fail"``, ``"partial"`` (passed, but the scope is not ``"full"``) or ``"pass"``."""
+        """``"fail"``, ``"partial"`` (passed, but not everything a full verdict states was checked) or ``"pass"``.
+
+        A full check (``"full"``, or ``"sum-tree"`` with every asset's chunk checked) passes.
+        """
         if not self.ok:
             return "fail"
-        return "pass" if self.scope == "full" else "partial"
+        if self.scope == "full" or (self.scope == "sum-tree" and not self.chunks_unchecked):
+            return "pass"
+        return "partial"
 
     @property
     def proven(self) -> list[str]:
@@ -402,6 +417,9 @@ class PackageReport(_Outcome):
             "scope": self.scope,
             "bundle_checked": self.scope != "package",
             "all_chunk_proofs_checked": self.scope == "full",
+            "package_format_version": self.package_format_version,
+            "sum_tree_checked": self.scope == "sum-tree",
+            "chunks_unchecked": list(self.chunks_unchecked),
             "customer_id": self.customer_id,
             "customer_id_confirmed": self.customer_id_confirmed,
             "digest_pinned": self.digest_pinned,
