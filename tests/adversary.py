@@ -23,6 +23,13 @@ Only the statement is false, in whatever way the test asks:
   (``CheatAsset.chunk_records`` / ``solvency_record``, or :func:`replace_record` /
   :func:`copy_data_file` after the fact, which re-sign the manifest).
 
+Format version 3 (:func:`write_cheat_tree_bundle`, :class:`CheatTreeAsset`): the same
+leaves in a Merkle sum tree, where any node's commitment may be replaced by a commitment
+to another opening (``node_openings``; every node above it is then recomputed from it,
+so the tree hashes and the root stay consistent), and ``C_L`` may differ from the root's
+commitment (``liabilities``). Node proofs are honest where their children's openings are
+in ``[0, 2^128)`` and forged otherwise.
+
 Proofs: where the statement is true, the cheater uses the honest
 :func:`prover.create_range_proof` (which re-checks every opening, so the honest
 parts of a cheating bundle are provably honest). Where the honest prover refuses
@@ -62,11 +69,14 @@ from circuits.datafiles import (
     HEADER_SIZE,
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
+    MAGIC_NODE_PROOFS,
+    MAGIC_NODES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
     data_file_names,
     encode_header,
     leaf_id,
+    node_proof_record_size,
 )
 from circuits.errors import WitnessError
 from circuits.generators import PedersenGens, generator_set_id
@@ -76,7 +86,17 @@ from circuits.manifest import bundle_digest
 from circuits.merkle import MerkleTree, leaf_hash
 from circuits.proofs import RangeProof
 from circuits.relations import Opening, RangeStatement
-from circuits.statements import ChunkStatement, SolvencyStatement
+from circuits.statements import ChunkStatement, NodeStatement, SolvencyStatement
+from circuits.sumtree import (
+    NODE_RECORD_SIZE,
+    chunk_hash,
+    chunk_node_hash,
+    chunk_path,
+    node_index_of,
+    root_index,
+    sum_node_hash,
+    sum_nodes,
+)
 from prover import create_range_proof
 from prover.range_proof import _prove
 
@@ -88,6 +108,7 @@ __all__ = [
     "CheatAsset",
     "CheatBundle",
     "CheatLeaf",
+    "CheatTreeAsset",
     "copy_data_file",
     "customer_leaf",
     "dummy_leaf",
@@ -101,6 +122,7 @@ __all__ = [
     "sorted_leaves",
     "with_torsion",
     "write_cheat_bundle",
+    "write_cheat_tree_bundle",
 ]
 
 #: Default secret seed of the cheater's blindings and salts.
@@ -256,6 +278,8 @@ class AssetOutcome:
     #: Chunks whose proof is a forgery (not the ones copied from ``chunk_records``).
     forged_chunks: list[int]
     solvency_forged: bool
+    #: Format version 3: the splits whose node proof is a forgery.
+    forged_nodes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -418,6 +442,225 @@ def write_cheat_bundle(
     manifest: dict[str, Any] = {
         "format": "zk-solvency-bundle",
         "format_version": 1,
+        "protocol": PROTOCOL_LABEL.decode(),
+        "generators": generator_set_id().hex(),
+        "exchange": exchange,
+        "round": round_label,
+        "created": created,
+        "assets": asset_objs,
+    }
+    manifest["bundle_digest"] = bundle_digest(manifest).hex()
+    (out / "manifest.json").write_bytes(canonical_json(manifest) + b"\n")
+    made.manifest = manifest
+    for package in made.packages.values():
+        package["bundle_digest"] = manifest["bundle_digest"]
+    return made
+
+
+# --- format version 3: the sum tree ---------------------------------------------------------
+
+
+@dataclass
+class CheatTreeAsset:
+    """One asset of a format-3 cheating bundle (declared reserves, no wallet list).
+
+    ``node_openings`` maps a nodes-file record index (in-order, ``2k`` a chunk node,
+    ``2j - 1`` a sum node) to the opening ``(value, blinding)`` whose commitment the
+    cheater writes for that node instead of the true sum; parents are recomputed from it.
+    ``liabilities``: the opening of a ``C_L`` to state instead of the root's commitment.
+    """
+
+    symbol: str
+    leaves: Sequence[CheatLeaf]
+    reserves: int
+    decimals: int = 8
+    chunk: int = 2
+    ratio: tuple[int, int] = (1, 1)
+    node_openings: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    liabilities: tuple[int, int] | None = None
+
+
+@dataclass
+class _TreeNode:
+    C: Point
+    H: bytes
+    value: int
+    blinding: int
+
+
+def _opened(
+    pc: PedersenGens, openings: Mapping[int, tuple[int, int]], index: int, C: Point, value: int, blinding: int
+) -> tuple[Point, int, int]:
+    """Node ``index``'s commitment and opening: the true ones, or the cheater's from ``openings``."""
+    if index in openings:
+        value, blinding = (x % GROUP_ORDER for x in openings[index])
+        return pc.commit(value, blinding), value, blinding
+    return C, value % GROUP_ORDER, blinding % GROUP_ORDER
+
+
+def tree_package_entry(
+    symbol: str, decimals: int, leaf: CheatLeaf, index: int, leaf_count: int, m: int, root: bytes, C_L: bytes,
+    chunk_hashes: Sequence[bytes], siblings: Sequence[tuple[bytes, bytes]],
+) -> dict[str, Any]:
+    """One entry of a version-2 package (docs/FORMAT.md §8) for ``leaf`` at ``index``."""
+    k = index // m
+    return {
+        "asset": symbol,
+        "decimals": decimals,
+        "amount": str(leaf.value),
+        "blinding": (leaf.blinding % GROUP_ORDER).to_bytes(32, "little").hex(),
+        "leaf_salt": leaf.salt.hex(),
+        "leaf_id": leaf.leaf_id.hex(),
+        "leaf_index": index,
+        "leaf_count": leaf_count,
+        "chunk_size": m,
+        "merkle_root": root.hex(),
+        "liabilities_commitment": C_L.hex(),
+        "chunk_path": [p.hex() for p in MerkleTree(list(chunk_hashes)).path(index - k * m)],
+        "node_path": [{"commitment": c.hex(), "hash": h.hex()} for c, h in siblings],
+    }
+
+
+def write_cheat_tree_bundle(
+    out: Path,
+    assets: Sequence[CheatTreeAsset],
+    *,
+    exchange: str = EXCHANGE,
+    round_label: str = ROUND,
+    created: str = CREATED,
+    seed: bytes = SEED,
+    backend: GroupBackend | None = None,
+) -> CheatBundle:
+    """Write the format-3 bundle ``assets`` describe at ``out``, signed like an honest one, with packages.
+
+    Packages (version 2) are made for every customer leaf with an amount below ``2^64``.
+    """
+    be = backend or get_backend("fast")
+    pc = PedersenGens.default(be)
+    rng = seeded_rng(seed + b"tree proofs")
+    out.mkdir()
+    made = CheatBundle(out, {}, {})
+    asset_objs = []
+    for spec in sorted(assets, key=lambda a: a.symbol):
+        S, m = spec.symbol, spec.chunk
+        leaves = list(spec.leaves)
+        n = len(leaves)
+        chunks = n // m
+        encodings = [leaf.commitment(pc) for leaf in leaves]
+        points = [Point.from_bytes_without_subgroup_check(e, be) for e in encodings]
+        hashes = [leaf_hash(leaf.leaf_id, i, e) for i, (leaf, e) in enumerate(zip(leaves, encodings, strict=True))]
+        nodes: dict[int, _TreeNode] = {}
+
+        for k in range(chunks):
+            C = Point.identity(be)
+            for V in points[k * m : (k + 1) * m]:
+                C = C + V
+            part = leaves[k * m : (k + 1) * m]
+            C, value, blinding = _opened(
+                pc, spec.node_openings, 2 * k, C, sum(x.value for x in part), sum(x.blinding for x in part)
+            )
+            H = chunk_node_hash(C.to_bytes(), chunk_hash(hashes[k * m : (k + 1) * m]))
+            nodes[2 * k] = _TreeNode(C, H, value, blinding)
+        node_records: dict[int, bytes] = {}
+        forged_nodes: list[int] = []
+        for node in sum_nodes(chunks):
+            left, right = nodes[node_index_of(*node.left)], nodes[node_index_of(*node.right)]
+            C, value, blinding = _opened(pc, spec.node_openings, node.index, left.C + right.C, left.value + right.value,
+                                        left.blinding + right.blinding)
+            nodes[node.index] = _TreeNode(C, sum_node_hash(C.to_bytes(), left.H, right.H), value, blinding)
+        root_node = nodes[root_index(chunks)]
+        root = root_node.H
+        for node in sum_nodes(chunks):
+            left, right = nodes[node_index_of(*node.left)], nodes[node_index_of(*node.right)]
+            statement = NodeStatement(
+                exchange=exchange, round=round_label, symbol=S, leaf_count=n, chunk_size=m, split=node.split,
+                merkle_root=root,
+            )
+            record, was_forged = prove_or_forge(
+                statement.range_statement(left.C, right.C),
+                [(left.value, left.blinding), (right.value, right.blinding)], rng=rng,
+            )
+            node_records[node.split] = record
+            if was_forged:
+                forged_nodes.append(node.split)
+
+        proofs: list[bytes] = []
+        forged: list[int] = []
+        for k in range(chunks):
+            chunk_statement = ChunkStatement(
+                exchange=exchange, round=round_label, symbol=S, leaf_count=n, chunk_size=m, chunk=k, merkle_root=root
+            )
+            record, was_forged = prove_or_forge(
+                chunk_statement.range_statement(points[k * m : (k + 1) * m]),
+                [(leaf.value, leaf.blinding) for leaf in leaves[k * m : (k + 1) * m]], rng=rng,
+            )
+            proofs.append(record)
+            if was_forged:
+                forged.append(k)
+
+        L, blinding_sum = root_node.value, root_node.blinding
+        C_L = root_node.C
+        if spec.liabilities is not None:
+            L, blinding_sum = (x % GROUP_ORDER for x in spec.liabilities)
+            C_L = pc.commit(L, blinding_sum)
+        num, den = spec.ratio
+        solvency_statement = SolvencyStatement(
+            exchange=exchange, round=round_label, symbol=S, decimals=spec.decimals, reserves=spec.reserves, num=num,
+            den=den, leaf_count=n, merkle_root=root, C_L=C_L,
+        )
+        solvency, solvency_forged = prove_or_forge(
+            solvency_statement.range_statement(pc),
+            [((den * spec.reserves - num * L) % GROUP_ORDER, -num * blinding_sum)], rng=rng,
+        )
+        names = data_file_names(S)
+        files = {
+            "leaves": encode_header(MAGIC_LEAVES, n, LEAF_RECORD_SIZE)
+            + b"".join(leaf.leaf_id + e for leaf, e in zip(leaves, encodings, strict=True)),
+            "range_proofs": encode_header(MAGIC_RANGE_PROOFS, len(proofs), len(proofs[0])) + b"".join(proofs),
+            "solvency": encode_header(MAGIC_SOLVENCY, 1, len(solvency)) + solvency,
+            "nodes": encode_header(MAGIC_NODES, 2 * chunks - 1, NODE_RECORD_SIZE)
+            + b"".join(nodes[x].C.to_bytes() + nodes[x].H for x in range(2 * chunks - 1)),
+            "node_proofs": encode_header(MAGIC_NODE_PROOFS, chunks - 1, node_proof_record_size())
+            + b"".join(node_records[j] for j in range(1, chunks)),
+        }
+        file_objs = {}
+        for role, data in files.items():
+            (out / names[role]).write_bytes(data)
+            file_objs[role] = {"name": names[role], "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        asset_objs.append(
+            {
+                "reserves_basis": "declared",
+                "symbol": S,
+                "decimals": spec.decimals,
+                "reserves": str(spec.reserves),
+                "min_ratio": {"num": num, "den": den},
+                "leaf_count": n,
+                "chunk_size": m,
+                "range_bits": 64,
+                "merkle_root": root.hex(),
+                "liabilities_commitment": C_L.to_bytes().hex(),
+                "disclosed_liabilities": None,
+                "files": file_objs,
+            }
+        )
+        made.assets[S] = AssetOutcome(
+            S, n, root, C_L.to_bytes(), {leaf.leaf_id: i for i, leaf in enumerate(leaves)}, forged, solvency_forged,
+            forged_nodes,
+        )
+        for i, leaf in enumerate(leaves):
+            if leaf.customer is None or not 0 <= leaf.value < 1 << 64:
+                continue
+            k = i // m
+            siblings = [(nodes[s.sibling].C.to_bytes(), nodes[s.sibling].H) for s in chunk_path(chunks, k)]
+            package = made.packages.setdefault(leaf.customer, package_skeleton(exchange, round_label, leaf.customer))
+            package["format_version"] = 2
+            package["entries"].append(
+                tree_package_entry(S, spec.decimals, leaf, i, n, m, root, C_L.to_bytes(),
+                                   hashes[k * m : (k + 1) * m], siblings)
+            )
+    manifest: dict[str, Any] = {
+        "format": "zk-solvency-bundle",
+        "format_version": 3,
         "protocol": PROTOCOL_LABEL.decode(),
         "generators": generator_set_id().hex(),
         "exchange": exchange,

@@ -1,4 +1,8 @@
-"""Summarise a bundle without verifying any proof (``solvency inspect``): manifest fields, files, digests."""
+"""Summarise a bundle without verifying any proof (``solvency inspect``): manifest fields, files, digests.
+
+Every data file the manifest lists is shown with its role: ``leaves``, ``range_proofs``,
+``solvency``, and in format version 3 ``nodes`` and ``node_proofs`` (the sum tree).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 
 from circuits.errors import FormatError
 from circuits.manifest import MANIFEST_NAME
-from verifier.reading import HASH_BLOCK, file_roles, open_regular, read_manifest
+from verifier.reading import HASH_BLOCK, file_role_names, file_roles, open_regular, read_manifest
 from verifier.report import format_units
 
 __all__ = ["file_error", "inspect_bundle"]
@@ -56,7 +60,7 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
     files_ok = True
     for asset in manifest.assets:
         files = []
-        for role, (entry, *_) in zip(("leaves", "range_proofs", "solvency"), file_roles(asset), strict=True):
+        for role, (entry, *_) in zip(file_role_names(asset), file_roles(asset), strict=True):
             listed.add(entry.name)
             file_path = path / entry.name
             present, size, sha256 = _file_state(file_path, entry.size)
@@ -85,6 +89,7 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
                 "leaf_count": asset.leaf_count,
                 "chunk_size": asset.chunk_size,
                 "chunk_count": asset.chunk_count,
+                "sum_tree": asset.has_sum_tree,
                 "merkle_root": asset.merkle_root.hex(),
                 "liabilities_commitment": asset.liabilities_commitment.hex(),
                 "liabilities_disclosed": None if disclosed is None else str(disclosed[0]),

@@ -1,8 +1,10 @@
 """``solvency check``: a customer checks their package (with ``--bundle``, the bundle too); never loads prover.
 
 The verdict is ``PASS`` (exit 0) only when everything it states was checked in
-this run: with ``--bundle``, every proof of the customer's assets. Without
-``--bundle``, or with ``--own-chunk-only``, it is ``PARTIAL`` (exit 6): every check
+this run: with ``--bundle``, every proof of the customer's assets (format 3: their
+chunk and their path in the sum tree, read by offset). Without ``--bundle``, with
+``--own-chunk-only`` (formats 1 and 2; ignored, with a note, for format 3), or for a
+format-3 bundle whose leaves file is absent, it is ``PARTIAL`` (exit 6): every check
 that ran passed, and the verdict says in plain words what was NOT checked.
 """
 
@@ -38,7 +40,7 @@ def check(
         typer.Option(
             "--own-chunk-only",
             help="Quick partial check (exit 6): verify only the chunk proof holding your leaf; solvency is then "
-            "NOT checked here.",
+            "NOT checked here. Ignored for a format-3 bundle, whose check reads only your chunk and path anyway.",
         ),
     ] = False,
     quiet: QuietOpt = False,
@@ -63,6 +65,8 @@ def check(
     if as_json:
         print_json(verdict_json(report))
     else:
+        if own_chunk_only and report.scope == "sum-tree":
+            out.print("note: --own-chunk-only is not needed for a format-3 bundle and was ignored")
         if report.status == "pass":
             out.print("[green bold]PASS[/]: everything listed as proven below was checked in this run")
         else:
