@@ -43,6 +43,7 @@ only forged one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -114,6 +115,7 @@ __all__ = [
     "dummy_leaf",
     "fixed_leaf",
     "forge_range_proof",
+    "hidden_negative_tree",
     "merkle_path",
     "negative",
     "prove_or_forge",
@@ -519,6 +521,19 @@ def tree_package_entry(
         "chunk_path": [p.hex() for p in MerkleTree(list(chunk_hashes)).path(index - k * m)],
         "node_path": [{"commitment": c.hex(), "hash": h.hex()} for c, h in siblings],
     }
+
+
+def hidden_negative_tree(customer: str = "alice", amount: int = 1000, hidden: int = 900) -> CheatTreeAsset:
+    """Four BTC leaves in two chunks of 2: ``customer``'s and a 0 in one chunk, ``-hidden`` and a 0 in the other.
+
+    Reserves are ``amount - hidden``: the true liabilities ``amount`` exceed them, and the
+    negative leaf hides the difference. Its chunk proof and its parent's node proof are forged.
+    """
+    leaves = sorted_leaves([customer_leaf("BTC", customer, amount), *(dummy_leaf("BTC", j) for j in range(3))])
+    own = next(i for i, leaf in enumerate(leaves) if leaf.customer == customer)
+    other = 2 if own < 2 else 0
+    leaves[other] = dataclasses.replace(leaves[other], value=negative(hidden))
+    return CheatTreeAsset("BTC", leaves, reserves=amount - hidden)
 
 
 def write_cheat_tree_bundle(
