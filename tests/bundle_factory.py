@@ -255,7 +255,7 @@ def make_bundle(
         n_leaves = len(leaves)
         hashes = [spec_leaf_hash(leaf.leaf_id, i, leaf.V) for i, leaf in enumerate(leaves)]
         root = spec_mth(hashes)
-        proofs = []
+        proofs: list[bytes] = []
         for k in range(n_leaves // m):
             if proofs and prove_chunk is not None and not prove_chunk(S, k):
                 proofs.append(proofs[0])
@@ -420,13 +420,13 @@ def spec_siblings(root: TreeNode, k: int) -> list[TreeNode]:
     """The siblings of chunk node ``k`` and of its ancestors below the root, chunk level first (§8)."""
     out: list[TreeNode] = []
     node = root
-    while node.left is not None and node.right is not None:
-        if k < node.right.start:
-            out.append(node.right)
-            node = node.left
+    while (left := node.left) is not None and (right := node.right) is not None:
+        if k < right.start:
+            out.append(right)
+            node = left
         else:
-            out.append(node.left)
-            node = node.right
+            out.append(left)
+            node = right
     return out[::-1]
 
 
@@ -590,7 +590,8 @@ def make_tree_bundle(
 
 
 def load_manifest(bundle: Path) -> dict[str, Any]:
-    return json.loads((bundle / "manifest.json").read_bytes())
+    manifest: dict[str, Any] = json.loads((bundle / "manifest.json").read_bytes())
+    return manifest
 
 
 def resign(bundle: Path, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -282,10 +282,13 @@ def _bump_scalar(hexed: str) -> str:
     return ((int.from_bytes(bytes.fromhex(hexed), "little") + 1) % 2**252).to_bytes(32, "little").hex()
 
 
-def _package_cases(entry: dict[str, Any]) -> list[tuple[str, Callable[[dict[str, Any]], None], type, str]]:
+Case = tuple[str, Callable[[dict[str, Any]], None], type[Exception], str]
+
+
+def _package_cases(entry: dict[str, Any]) -> list[Case]:
     i = entry["leaf_index"]
     E = "package.entries[0]"
-    cases = [
+    cases: list[Case] = [
         ("amount", _entry("amount", str(int(entry["amount"]) + 1)), VerificationError, f"BTC.leaves.bin record {i}"),
         ("blinding", _entry("blinding", _bump_scalar(entry["blinding"])), VerificationError,
          f"BTC.leaves.bin record {i}"),
