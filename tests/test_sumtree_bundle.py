@@ -13,13 +13,24 @@ from pathlib import Path
 
 import pytest
 from adversary import CheatTreeAsset, customer_leaf, hidden_negative_tree, sorted_leaves, write_cheat_tree_bundle
-from bundle_factory import AssetSpec, MadeBundle, make_tree_bundle, rewrite_file, rewrite_manifest
+from bundle_factory import (
+    AssetSpec,
+    MadeBundle,
+    TreeNode,
+    make_tree_bundle,
+    rewrite_file,
+    rewrite_manifest,
+    spec_in_order,
+    spec_siblings,
+    spec_tree,
+)
 from typer.testing import CliRunner
 
 from circuits.backends import get_backend
 from circuits.errors import FormatError, VerificationError
 from circuits.generators import PedersenGens
-from circuits.sumtree import node_count, sum_nodes
+from circuits.limits import NODE_BITS
+from circuits.sumtree import PathStep, chunk_path, node_count, node_index_of, split_point, sum_nodes
 from cli.main import app
 from verifier.bundle import verify_bundle
 from verifier.inspect import inspect_bundle
@@ -58,6 +69,24 @@ def _raises(path: Path, cls: type[Exception], section: str) -> None:
 
 
 # --- honest bundles -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 5, 6, 8, 11])
+def test_the_factory_numbering_is_the_library_numbering(chunks: int) -> None:
+    """The factory's in-order walk and sibling lists (written from FORMAT.md §5.2) agree with circuits.sumtree."""
+    pc = PedersenGens.default(get_backend("fast"))
+    leaves = [TreeNode(k, 1, 0, 1, b"", bytes([k]) * 32) for k in range(chunks)]
+    root = spec_tree(leaves, pc)
+    order = spec_in_order(root)
+    assert len(order) == node_count(chunks)
+    for x, node in enumerate(order):
+        assert node_index_of(node.start, node.size) == x
+        if node.size > 1:
+            assert node.split == split_point(node.start, node.size)
+    for k in range(chunks):
+        steps: list[PathStep] = chunk_path(chunks, k)
+        assert [node_index_of(n.start, n.size) for n in spec_siblings(root, k)] == [s.sibling for s in steps]
+    assert NODE_PROOF == 353 + 96 * ((2 * NODE_BITS).bit_length() - 1)
 
 
 @pytest.mark.parametrize(("leaves", "chunk"), [(1, 1), (2, 1), (3, 1), (6, 2), (7, 1), (16, 4), (12, 4)])
