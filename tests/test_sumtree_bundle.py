@@ -110,6 +110,9 @@ def test_the_report_says_the_sum_tree_and_node_proofs_were_checked(bundle: Path)
         (True, True, True, True), (True, True, True, True)
     ]
     assert [a.reserves_basis for a in report.assets] == ["declared", "declared"]
+    assert payload["sum_tree_checked"] and payload["reserves_declared"]
+    frozen_v1 = verify_bundle(Path(__file__).parent / "vectors" / "bundle_v1")
+    assert not frozen_v1.sum_tree_checked and frozen_v1.reserves_declared
 
 
 def test_cli_verify_of_a_tree_bundle_exits_0(bundle: Path) -> None:

@@ -580,6 +580,7 @@ def _tree_claims(
         return
     asset = next(a for a in manifest.assets if a.symbol == S)
     depth = len(entry.node_path)
+    nodes = f"{depth} sum node" + ("" if depth == 1 else "s")
     digest = manifest.digest.hex()
     leaves = S not in report.chunks_unchecked
     path_checks = ((S, "bundle digest"), (S, "asset in bundle"), (S, "files"), (S, "chunk node"),
@@ -589,7 +590,7 @@ def _tree_claims(
             "committed",
             f"Your {S} balance {r.amount_display} is committed in leaf {entry.leaf_index} of {entry.leaf_count} "
             f"(chunk {k}) of the bundle with digest {digest}: the bundle's record holds your leaf, and your chunk's "
-            f"path of {depth} sum nodes reaches the bundle's {S} root.",
+            f"path of {nodes} reaches the bundle's {S} root.",
             S, (S, "leaf id"), (S, "chunk path"), (S, "leaf record"), *path_checks,
         )
         proven(
@@ -609,8 +610,8 @@ def _tree_claims(
         proven(
             "committed",
             f"Your {S} leaf (balance {r.amount_display}) is in the {S} sum tree of the bundle with digest {digest}: "
-            f"your chunk path gives chunk {k}'s tree hash, which chunk node {k} binds, and its path of {depth} sum "
-            f"nodes reaches the bundle's {S} root.",
+            f"your chunk path gives chunk {k}'s tree hash, which chunk node {k} binds, and its path of {nodes} "
+            f"reaches the bundle's {S} root.",
             S, (S, "leaf id"), (S, "chunk path"), *path_checks,
         )
         not_proven(
@@ -623,7 +624,7 @@ def _tree_claims(
     if depth:
         proven(
             "sibling_sums",
-            f"The node proofs of the {depth} sum nodes on your path show that every subtree beside your path, and "
+            f"The node proofs of the {nodes} on your path show that every subtree beside your path, and "
             f"your own branch, sums to between 0 and 2^128 base units: no negative total hides beside your balance "
             f"in C_L.",
             S, (S, "node proofs"), *path_checks,

@@ -216,10 +216,22 @@ class BundleReport(_Outcome):
     #: "reason"}``.
     balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def reserves_declared(self) -> bool:
+        """Whether every asset's reserves are declared by the exchange (version 1, or version 3 without wallets)."""
+        return all(a.reserves_basis == "declared" for a in self.assets)
+
+    @property
+    def sum_tree_checked(self) -> bool:
+        """Whether the bundle has sum trees (format 3) and every one was checked: nodes and node proofs."""
+        return bool(self.assets) and all(a.sum_tree and a.nodes_ok and a.node_proofs_ok for a in self.assets)
+
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
             "ok": self.ok,
+            "reserves_declared": self.reserves_declared,
+            "sum_tree_checked": self.sum_tree_checked,
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,
