@@ -22,7 +22,9 @@ from typing import Protocol
 
 from prover.tasks import install_master, prepare_worker, run_task
 
-__all__ = ["Executor", "LocalPoolExecutor", "default_jobs"]
+__all__ = [
+    "LocalPoolExecutor",
+]
 
 #: Called as ``on_result(index of the task, result bytes)``.
 OnResult = Callable[[int, bytes], None]

@@ -57,9 +57,6 @@ from prover.range_proof import _pool as _prover_pool
 from prover.range_proof import prove_range
 
 __all__ = [
-    "CHUNK",
-    "COMMIT",
-    "NODE",
     "LeafRef",
     "TaskParams",
     "chunk_task",
@@ -69,7 +66,6 @@ __all__ = [
     "key_id",
     "node_task",
     "parse_commit_result",
-    "prepare_worker",
     "run_task",
     "task_digest",
 ]

@@ -26,7 +26,7 @@ from typing import Final
 
 from circuits.errors import InputError
 
-__all__ = ["WorkDir", "WorkRecord"]
+__all__: list[str] = []
 
 _FORMAT: Final[str] = "zk-solvency-workdir"
 _VERSION: Final[int] = 1

@@ -51,8 +51,10 @@ def _write_inputs(root: Path, customers: int = 48) -> tuple[Path, Path, Path]:
 def _args(root: Path, out: str, packages: str, *extra: str, secret: Path | None = None) -> list[str]:
     return [
         "prove", "--ledger", str(root / "ledger.csv"), "--reserves", str(root / "reserves.json"),
-        "--secret", str(secret or root / "master.key"), "--out", str(root / out), "--packages", str(root / packages),
-        "--packages-format", "dir", "--chunk", "2", "--run-nonce", NONCE, "--created", CREATED, "--quiet", "--no-verify", *extra,
+        "--secret", str(secret or root / "master.key"), "--out", str(root / out),
+        "--packages", str(root / packages),
+        "--packages-format", "dir", "--chunk", "2", "--run-nonce", NONCE, "--created", CREATED, "--quiet",
+        "--no-verify", *extra,
     ]
 
 
@@ -97,7 +99,7 @@ def test_a_killed_run_resumes_to_the_identical_bundle(clean: Path, tmp_path: Pat
 
     resumed = runner.invoke(app, _args(tmp_path, "bundle", "packages", "--resume", str(work)))
     assert resumed.exit_code == EXIT_OK, resumed.output
-    assert f"{finished:,} tasks reused" in resumed.output
+    assert f"resumed: {finished:,} tasks reused" in resumed.output
     assert _tree(tmp_path / "bundle") == _tree(clean / "bundle")
     assert _tree(tmp_path / "packages") == _tree(clean / "packages")
     assert not work.exists()

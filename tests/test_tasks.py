@@ -111,7 +111,10 @@ def test_chunk_and_node_proofs_verify_for_their_statements(backend_name: str) ->
     secrets = RunSecrets(MASTER, "Task Exchange", "r-1", NONCE)
     openings = []
     for leaf in LEAVES:
-        r = secrets.dummy("BTC", leaf.dummy)[0] if leaf.customer_id is None else secrets.leaf("BTC", leaf.customer_id)[0]
+        if leaf.customer_id is None:
+            r = secrets.dummy("BTC", leaf.dummy)[0]
+        else:
+            r = secrets.leaf("BTC", leaf.customer_id)[0]
         openings.append(Opening(leaf.amount, r))
     chunk = ChunkStatement(exchange="Task Exchange", round="r-1", symbol="BTC", leaf_count=8, chunk_size=4, chunk=0,
                            merkle_root=ROOT)

@@ -166,12 +166,13 @@ def prove(
     finally:
         if executor is not None:
             executor.close()
-    reused = f", {result.tasks_reused:,} tasks reused from {shown(work)}" if result.tasks_reused else ""
     out.print(
         f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, format 3, digest "
         f"{result.manifest.digest.hex()}) and {result.packages:,} customer packages to "
-        f"{shown(packages)} in {result.seconds:.1f} s{reused}"
+        f"{shown(packages)} in {result.seconds:.1f} s"
     )
+    if result.tasks_reused:
+        out.print(f"resumed: {result.tasks_reused:,} tasks reused from {shown(work)}")
     out.print(f"throughput: {shown(progress.summary())}")
     if verify_after:
         from verifier import verify_bundle
@@ -188,11 +189,16 @@ def prove(
                 f"self-check failed, outputs removed: {exc}", section=exc.section, file=exc.file, field=exc.field
             ) from exc
         out.print("self-check: the bundle verifies")
-    where = (
-        f"{shown(packages)} (index.csv maps customer ids to files)" if packages_format == "dir"
-        else f"{shown(packages)} (solvency packages export --store {shown(packages)} --customer-id ID --out FILE)"
-    )
-    out.print(
-        f"publish the bundle and its digest; send each customer their package from {where} over a private "
-        "channel; keep the store's run record (the run nonce) with the master secret to reproduce this run"
-    )
+    if packages_format == "dir":
+        out.print(
+            f"publish the bundle and its digest; send each customer their package from {shown(packages)} "
+            "(index.csv maps customer ids to files) over a private channel; keep its run.json (the run nonce) "
+            "with the master secret to reproduce this run"
+        )
+    else:
+        out.print(
+            f"publish the bundle and its digest; send each customer their package from the store "
+            f"{shown(packages)} (solvency packages export --store {shown(packages)} --customer-id ID --out FILE) "
+            "over a private channel; keep the store (its run record holds the run nonce) with the master "
+            "secret to reproduce this run"
+        )
