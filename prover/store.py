@@ -25,13 +25,15 @@ sort them). Readers stream rows; no method loads more than one package.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import shutil
 import sqlite3
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from io import BufferedWriter
@@ -77,6 +79,10 @@ _COLUMNS: Final[dict[str, frozenset[tuple[str, str, int, int]]]] = {
 #: The columns that must each carry a UNIQUE index (the lookups by key, by name and by customer id).
 _UNIQUE: Final[dict[str, frozenset[str]]] = {"meta": frozenset({"key"}), "packages": frozenset({"name", "customer_id"})}
 _META_KEYS: Final[tuple[str, ...]] = ("format", "format_version", "exchange", "round", "bundle_digest", "count", "run")
+
+#: fsyncs of the directory sink's files in flight at once, and files listed at a time.
+_FSYNC_THREADS: Final[int] = 16
+_FSYNC_BATCH: Final[int] = 1024
 
 _SQLITE_MAGIC: Final[bytes] = b"SQLite format 3\x00"
 _SQLITE_HEADER_SIZE: Final[int] = 100
@@ -331,12 +337,7 @@ class _DirectorySink(_Sink):
         self._index.close()
         with _create_private(self._tmp / _RUN_FILE) as fh:
             fh.write(meta.run)
-        for entry in os.scandir(self._tmp):
-            fd = os.open(entry.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        _fsync_files(entry.path for entry in os.scandir(self._tmp))
         _fsync_directory(self._tmp)
 
     def _close(self) -> None:
@@ -789,6 +790,27 @@ def _remove(path: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _fsync_files(paths: Iterable[str]) -> None:
+    """Make every file of ``paths`` durable (fsync), several at once.
+
+    One after another, each fsync waits for its own journal commit (ext4: about 0.6 ms a file, so
+    10 minutes for a million packages); concurrent fsyncs share commits, about ten times faster.
+    Paths are taken a batch at a time, so memory does not grow with their number.
+    """
+    iterator = iter(paths)
+    with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
+        for batch in iter(lambda: list(itertools.islice(iterator, _FSYNC_BATCH)), []):
+            list(pool.map(_fsync_file, batch))
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(path: Path) -> None:
