@@ -33,8 +33,8 @@ from prover.ledger import load_ledger
 from prover.reserves import load_reserves
 from prover.store import PackageSink, PackageStore, StoreMeta, open_sink
 
-RUN = b'{\n  "derivation": "zk-solvency run v2",\n  "exchange": "Store Exchange",\n  "round": "r-1",\n  "run_nonce": "' + \
-    b"ab" * 32 + b'"\n}\n'
+RUN = (b'{\n  "derivation": "zk-solvency run v2",\n  "exchange": "Store Exchange",\n  "round": "r-1",\n'
+       b'  "run_nonce": "' + b"ab" * 32 + b'"\n}\n')
 META = StoreMeta("Store Exchange", "r-1", bytes(range(32)), RUN)
 IDS = ["cust-000002", "cust-000001", 'quote " inside', '""', "Zoë", "émile", "日本", "a,b", "1", "[red]x[/red]"]
 
