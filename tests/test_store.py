@@ -130,7 +130,7 @@ def test_an_empty_store_round_trips(tmp_path: Path) -> None:
 PROVE_IDS = ["cust-2", "cust-10", 'say "hi"', "Zoë", "émile", "a,b", "[bold]x"]
 
 
-def _prove(tmp_path: Path) -> Path:
+def _prove(tmp_path: Path, packages_format: str = "dir", run_nonce: bytes | None = None, name: str = "") -> Path:
     (tmp_path / "reserves.json").write_text(json.dumps({
         "exchange": "Store Exchange", "round": "r-store",
         "assets": [{"symbol": "BTC", "decimals": 8, "reserves": "1000"}, {"symbol": "ETH", "decimals": 18,
@@ -141,8 +141,10 @@ def _prove(tmp_path: Path) -> Path:
     csv.writer(text, lineterminator="\n").writerows([["customer_id", "asset", "amount"], *rows])
     (tmp_path / "ledger.csv").write_text(text.getvalue(), encoding="utf-8")
     spec = load_reserves(tmp_path / "reserves.json")
-    result = write_bundle(load_ledger(tmp_path / "ledger.csv", spec), spec, bytes(range(32)), tmp_path / "bundle",
-                          tmp_path / "packages", ProveOptions(chunk=4, jobs=1))
+    options = ProveOptions(chunk=4, jobs=1, packages_format=packages_format,  # type: ignore[arg-type]
+                           run_nonce=run_nonce, created="2026-01-31T00:05:00Z")
+    result = write_bundle(load_ledger(tmp_path / "ledger.csv", spec), spec, bytes(range(32)),
+                          tmp_path / f"bundle{name}", tmp_path / f"packages{name}", options)
     return result.packages_dir
 
 
@@ -161,6 +163,17 @@ def test_both_sinks_reproduce_the_directory_write_bundle_writes(tmp_path: Path) 
     with PackageStore.open(tmp_path / "store") as store:
         store.export_all(tmp_path / "exported")
     assert _tree(tmp_path / "dir") == _tree(packages)
+    assert _tree(tmp_path / "exported") == _tree(packages)
+
+
+def test_a_store_write_bundle_writes_exports_to_the_directory_it_writes(tmp_path: Path) -> None:
+    """``prove --packages-format sqlite`` then ``export --all`` is ``prove --packages-format dir`` (same run)."""
+    packages = _prove(tmp_path)
+    nonce = bytes.fromhex(json.loads((packages / "run.json").read_bytes())["run_nonce"])
+    store = _prove(tmp_path, "sqlite", nonce, name="-sqlite")
+    with PackageStore.open(store) as opened:
+        assert opened.meta.run == (packages / "run.json").read_bytes()
+        opened.export_all(tmp_path / "exported")
     assert _tree(tmp_path / "exported") == _tree(packages)
 
 
