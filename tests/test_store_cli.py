@@ -120,3 +120,33 @@ def test_an_existing_out_is_refused_with_exit_4(tmp_path: Path, mode: str, exist
     assert "already exists" in stderr and stdout == ""
     assert (target.read_bytes() == b"keep") if existing == "file" else (list(target.iterdir()) == [])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "packages.db"]
+
+
+def test_prove_writes_a_sqlite_store_by_default_that_exports_to_the_directory_run(tmp_path: Path) -> None:
+    """``prove`` (default: SQLite) then ``packages export --all`` gives exactly the ``--packages-format dir`` run."""
+    import json
+
+    (tmp_path / "ledger.csv").write_text('customer_id,asset,amount\nalice,BTC,1\n"b ""q""",BTC,2\nalice,ETH,3\n')
+    (tmp_path / "reserves.json").write_text(json.dumps({
+        "exchange": "Store Exchange", "round": "r-store",
+        "assets": [{"symbol": "BTC", "decimals": 8, "reserves": "10"},
+                   {"symbol": "ETH", "decimals": 9, "reserves": "9"}],
+    }))
+    (tmp_path / "k").write_bytes(bytes(range(32)))
+    common = ["prove", "--ledger", tmp_path / "ledger.csv", "--reserves", tmp_path / "reserves.json", "--secret",
+              tmp_path / "k", "--run-nonce", "cd" * 32, "--created", "2026-12-03T00:00:00Z", "--quiet", "--chunk", "2"]
+    runner = CliRunner()
+    sql = runner.invoke(app, [str(a) for a in [*common, "--out", tmp_path / "b1", "--packages", tmp_path / "p.db"]])
+    assert sql.exit_code == EXIT_OK, sql.output
+    assert (tmp_path / "p.db").is_file() and "packages export --store" in sql.stdout
+    plain = runner.invoke(app, [str(a) for a in [*common, "--out", tmp_path / "b2", "--packages", tmp_path / "p2",
+                                                 "--packages-format", "dir"]])
+    assert plain.exit_code == EXIT_OK, plain.output
+    code, _, err = _run("--store", tmp_path / "p.db", "--all", "--out", tmp_path / "exported")
+    assert code == EXIT_OK, err
+    assert _tree(tmp_path / "exported") == _tree(tmp_path / "p2")
+    code, _, err = _run("--store", tmp_path / "p.db", "--customer-id", 'b "q"', "--out", tmp_path / "one.json")
+    assert code == EXIT_OK, err
+    index = (tmp_path / "p2" / "index.csv").read_text().splitlines()
+    name = next(line.rsplit(",", 1)[1] for line in index if line.startswith('"b ""q"""'))
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "p2" / name).read_bytes()
