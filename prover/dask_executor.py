@@ -240,14 +240,20 @@ class DaskExecutor:
             submit_more()
             for done in completed:
                 _, indices = pending.pop(done.key)
-                result = done.result()
-                done.release()
+                try:
+                    result = done.result()
+                finally:
+                    done.release()
                 for index in indices:
                     on_result(index, result)
                 submit_more()
         except BaseException:
-            if pending:
-                client.cancel([future for future, _ in pending.values()])  # type: ignore[no-untyped-call]
+            # Released, not cancelled: the scheduler forgets the tasks nobody wants, and sends no
+            # "cancelled" report that could reach a later run submitting the same key.
+            completed.clear()  # type: ignore[no-untyped-call]
+            for future, _ in pending.values():
+                future.release()  # type: ignore[no-untyped-call]
+            pending.clear()
             raise
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ with ``scheduler=``): each worker reads it from a local file when it starts::
 Dask calls :func:`dask_setup` in the worker process before the worker registers
 with the scheduler, so no task reaches a worker that is not ready. The secret file
 is read with :func:`prover.keys.load_secret` (exactly 32 bytes); a file that does
-not load stops the worker with an error naming the file, never its content. A file
+not load stops the worker (it never joins the cluster without the secret), with an
+error naming the file, never its content. A file
 that other users can read is logged as a warning. The worker logs the key id of the
 secret it holds (:func:`prover.tasks.key_id`, a one-way fingerprint), which the
 coordinator compares with its own on connect.
@@ -28,6 +29,7 @@ import click
 from distributed import Worker
 
 from circuits.backends import BACKEND_NAMES
+from circuits.errors import ProofError
 from prover.keys import load_secret
 from prover.tasks import install_master, key_id, prepare_worker
 
@@ -56,23 +58,27 @@ _GROUP_OR_OTHER: Final[int] = stat.S_IRWXG | stat.S_IRWXO
 def dask_setup(worker: Worker, zk_solvency_master: Path, zk_solvency_backend: str | None) -> None:
     """Install the master secret read from ``zk_solvency_master`` in this worker process.
 
+    Dask logs and ignores an ``Exception`` raised by a preload, and the worker would then
+    join the cluster without the secret; a secret file that does not load stops the worker
+    instead, with :class:`SystemExit` (the message names the file, never its content).
+
     Raises:
-        InputError: the file cannot be read or does not hold exactly 32 bytes.
-        ParameterError: the backend is unknown.
+        SystemExit: the file cannot be read or does not hold exactly 32 bytes.
     """
-    master = load_secret(zk_solvency_master)
     try:
-        mode = zk_solvency_master.stat().st_mode
-    except OSError:  # pragma: no cover - the file was just read
-        mode = 0
+        master = load_secret(zk_solvency_master)
+        install_master(master)
+        prepare_worker(zk_solvency_backend, 0)
+    except ProofError as exc:
+        logger.error("zk-solvency: %s", exc)
+        raise SystemExit(f"zk-solvency: {exc}") from None
+    _configured_backend[0] = zk_solvency_backend
+    mode = zk_solvency_master.stat().st_mode
     if mode & _GROUP_OR_OTHER:
         logger.warning(
             "zk-solvency: %s is accessible to other users (mode %o); chmod 600 it", zk_solvency_master,
             stat.S_IMODE(mode),
         )
-    install_master(master)
-    prepare_worker(zk_solvency_backend, 0)
-    _configured_backend[0] = zk_solvency_backend
     logger.info(
         "zk-solvency: worker %s holds the master secret with key id %s", worker.address, key_id(master).hex()
     )
