@@ -140,11 +140,24 @@ class DaskExecutor:
 
     @staticmethod
     def _connect(scheduler: str, security: Security | None, timeout: float) -> Client:
+        scheme, _, location = scheduler.rpartition("://")
+        if scheme not in ("tcp", "tls") or not location:
+            raise ParameterError(
+                f"a dask scheduler address is tls://HOST:PORT or tcp://HOST:PORT, not {scheduler!r}", section="cluster"
+            )
+        if scheme == "tls":
+            args: dict[str, Any] = (security or Security()).get_connection_args("client")  # type: ignore[no-untyped-call]
+            if args.get("ssl_context") is None:
+                raise ParameterError(
+                    f"{scheduler}: a tls:// scheduler needs a TLS client certificate, key and CA "
+                    "(distributed.security.Security, or the distributed.comm.tls configuration)",
+                    section="cluster",
+                )
         try:
             return Client(  # type: ignore[no-untyped-call]
                 scheduler, security=security, timeout=timeout, set_as_default=False
             )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(
                 f"cannot connect to the dask scheduler at {scheduler}: {exc}", section="cluster"
             ) from None

@@ -5,6 +5,10 @@ virtual environment, started as in production (``dask worker ADDR --nthreads 1
 --preload prover.dask_worker --zk-solvency-master FILE``). Each process writes its
 stdout and stderr to files in the cluster's directory (:meth:`DaskCluster.logs`).
 
+With ``tls=`` (:func:`make_tls_files`, a dedicated CA made with the ``openssl`` command),
+the scheduler listens on ``tls://127.0.0.1`` and requires every peer (worker or client)
+to present a certificate of that CA (Dask's mutual TLS).
+
 Each ``dask worker`` runs in its own session (its own process group): the command's
 process is the nanny, which spawns the worker process as its child, in the same group.
 :meth:`DaskCluster.kill_worker` sends SIGKILL to the whole group, so the worker process
@@ -22,9 +26,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from distributed import Client
+from distributed.security import Security
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).with_name("dask")
@@ -35,11 +41,48 @@ class ClusterError(RuntimeError):
     """The test cluster did not start."""
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA and one certificate and key it signed (used by every role, as Dask's own temporary security does)."""
+
+    ca_file: Path
+    cert: Path
+    key: Path
+
+    def args(self) -> list[str]:
+        """The ``dask scheduler`` / ``dask worker`` options."""
+        return ["--tls-ca-file", str(self.ca_file), "--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+
+    def security(self) -> Security:
+        """The client's :class:`~distributed.security.Security`."""
+        return Security(  # type: ignore[no-untyped-call]
+            tls_ca_file=str(self.ca_file), tls_client_cert=str(self.cert), tls_client_key=str(self.key),
+            require_encryption=True,
+        )
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Make a fresh CA and a certificate it signed in ``directory`` (EC P-256 keys, valid two days)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "node.key", "node.csr", "node.pem"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for args in (
+        ["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=zk-solvency test CA"],
+        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=dask"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2"],
+    ):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=30)
+    for path in (ca_key, key):
+        path.chmod(0o600)
+    return TlsFiles(ca, cert, key)
+
+
 class DaskCluster:
     """A scheduler and workers, each a subprocess; use as a context manager (everything is killed on exit)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, tls: TlsFiles | None = None) -> None:
         self.workdir = workdir
+        self.tls = tls
         workdir.mkdir(parents=True, exist_ok=True)
         self.address = ""
         self.scheduler: subprocess.Popen[bytes] | None = None
@@ -72,8 +115,8 @@ class DaskCluster:
         scheduler_file.unlink(missing_ok=True)  # a stale file would name a dead scheduler
         self.scheduler = self._spawn(
             "scheduler",
-            ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file),
-             "--no-dashboard"],
+            ["scheduler", "--host", "tls://127.0.0.1" if self.tls else "127.0.0.1", "--port", "0",
+             "--scheduler-file", str(scheduler_file), "--no-dashboard", *(self.tls.args() if self.tls else [])],
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -85,7 +128,10 @@ class DaskCluster:
             if time.monotonic() > deadline:
                 raise self._fail("dask scheduler did not write its scheduler file", self.scheduler)
             time.sleep(0.05)
-        self.client = Client(self.address, timeout=STARTUP_TIMEOUT, set_as_default=False)
+        self.client = Client(  # type: ignore[no-untyped-call]
+            self.address, timeout=STARTUP_TIMEOUT, set_as_default=False,
+            security=self.tls.security() if self.tls else None,
+        )
 
     def start_workers(self, secrets: list[Path | None], *, backend: str | None = None) -> list[int]:
         """Start one worker per entry (with that master secret file, or no preload for ``None``); wait for all.
@@ -93,19 +139,20 @@ class DaskCluster:
         Returns the indices of the new workers (for :meth:`kill_worker`).
         """
         assert self.client is not None, "start the scheduler first"
-        before = len(self.client.nthreads())
+        before = len(self.client.nthreads())  # type: ignore[no-untyped-call]
         first = len(self.workers)
         for offset, secret in enumerate(secrets):
             name = f"worker-{first + offset}"
             args = ["worker", self.address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1",
-                    "--no-dashboard", "--local-directory", str(self.workdir / name)]
+                    "--no-dashboard", "--local-directory", str(self.workdir / name),
+                    *(self.tls.args() if self.tls else [])]
             if secret is not None:
                 args += ["--preload", "prover.dask_worker", "--zk-solvency-master", str(secret)]
                 if backend is not None:
                     args += ["--zk-solvency-backend", backend]
             self.workers.append(self._spawn(name, args))
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while len(self.client.nthreads()) < before + len(secrets):
+        while len(self.client.nthreads()) < before + len(secrets):  # type: ignore[no-untyped-call]
             for proc in self.workers[first:]:
                 if proc.poll() is not None:
                     raise self._fail("dask worker exited", proc)
@@ -132,7 +179,7 @@ class DaskCluster:
         """Kill every process of the cluster (SIGKILL to each process group) and reap it."""
         if self.client is not None:
             with contextlib.suppress(Exception):
-                self.client.close(timeout=2)
+                self.client.close(timeout=2)  # type: ignore[no-untyped-call]
             self.client = None
         procs = [*self.workers, *([self.scheduler] if self.scheduler is not None else [])]
         for proc in procs:
@@ -154,9 +201,11 @@ class DaskCluster:
 
 
 @contextlib.contextmanager
-def dask_cluster(workdir: Path, secrets: list[Path | None], *, backend: str | None = None) -> Iterator[DaskCluster]:
+def dask_cluster(
+    workdir: Path, secrets: list[Path | None], *, backend: str | None = None, tls: TlsFiles | None = None
+) -> Iterator[DaskCluster]:
     """Start a scheduler and ``len(secrets)`` workers in ``workdir``; kill them all on exit."""
-    cluster = DaskCluster(workdir)
+    cluster = DaskCluster(workdir, tls=tls)
     try:
         cluster.start_scheduler()
         if secrets:

@@ -20,7 +20,7 @@ from prover.dask_executor import DaskExecutor
 from prover.dask_worker import dask_setup
 from prover.executor import LocalPoolExecutor
 from prover.tasks import LeafRef, TaskParams, chunk_task, commit_task, key_id, node_task
-from tests.dask_cluster import ClusterError, DaskCluster, dask_cluster
+from tests.dask_cluster import ClusterError, DaskCluster, TlsFiles, dask_cluster, make_tls_files
 
 CHUNK = 4
 CHUNKS = 8
@@ -105,8 +105,8 @@ def start_cluster(tmp_path: Path) -> Iterator[object]:
     """Start clusters of one's own (killed at teardown, whatever happens)."""
     started: list[DaskCluster] = []
 
-    def start(secret_files: list[Path | None]) -> DaskCluster:
-        running = DaskCluster(tmp_path / f"cluster-{len(started)}")
+    def start(secret_files: list[Path | None], tls: TlsFiles | None = None) -> DaskCluster:
+        running = DaskCluster(tmp_path / f"cluster-{len(started)}", tls=tls)
         started.append(running)
         running.start_scheduler()
         if secret_files:
@@ -213,6 +213,28 @@ def test_workers_without_the_master_are_refused_by_address(master, tmp_path, sta
     assert b"chmod 600" in (running.workdir / "worker-0.err").read_bytes()
 
 
+def test_a_tls_cluster_admits_only_holders_of_its_certificates(master, tasks, expected, secret_file, tmp_path,
+                                                                start_cluster):
+    tls = make_tls_files(tmp_path / "tls")
+    running = start_cluster([secret_file], tls=tls)
+    assert running.address.startswith("tls://127.0.0.1:")
+    with DaskExecutor(
+        master, scheduler=running.address, security=tls.security(), backend_name=None, max_nm=MAX_NM
+    ) as executor:
+        assert _run(executor, tasks[:6]) == expected[:6]
+    stranger = make_tls_files(tmp_path / "another-ca")
+    with pytest.raises(ParameterError, match="cannot connect"):
+        DaskExecutor(
+            master, scheduler=running.address, security=stranger.security(), backend_name=None, max_nm=MAX_NM,
+            connect_timeout=2,
+        )
+    with pytest.raises(ParameterError, match="cannot connect"):
+        DaskExecutor(
+            master, scheduler=running.address.replace("tls://", "tcp://"), backend_name=None, max_nm=MAX_NM,
+            connect_timeout=2,
+        )
+
+
 def test_a_scheduler_without_workers_is_refused(master, start_cluster):
     running = start_cluster([])
     with pytest.raises(ParameterError, match="fewer than 1 worker"):
@@ -222,6 +244,11 @@ def test_a_scheduler_without_workers_is_refused(master, start_cluster):
 def test_no_scheduler_is_refused(master):
     with pytest.raises(ParameterError, match="cannot connect"):
         DaskExecutor(master, scheduler="tcp://127.0.0.1:9", backend_name=None, max_nm=MAX_NM, connect_timeout=1)
+    for address in ("127.0.0.1:8786", "ws://127.0.0.1:8786", "tcp://"):
+        with pytest.raises(ParameterError, match="tls://HOST:PORT or tcp://HOST:PORT"):
+            DaskExecutor(master, scheduler=address, backend_name=None, max_nm=MAX_NM)
+    with pytest.raises(ParameterError, match="needs a TLS client certificate"):
+        DaskExecutor(master, scheduler="tls://127.0.0.1:9", backend_name=None, max_nm=MAX_NM)
     with pytest.raises(ParameterError, match="exactly one"):
         DaskExecutor(master, backend_name=None, max_nm=MAX_NM)
 
