@@ -26,11 +26,12 @@ raised. Tasks are deterministic, so a rerun gives the same bytes. A task that ra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from distributed import Client, Future, LocalCluster, Worker, WorkerPlugin, as_completed
+import distributed
+from distributed import Worker, WorkerPlugin
 from distributed.security import Security
 
 from circuits.errors import ParameterError
@@ -46,6 +47,64 @@ OnResult = Callable[[int, bytes], None]
 
 _KEY_PREFIX: Final[str] = "zks-"
 _PLUGIN_NAME: Final[str] = "zk-solvency-master"
+
+# ---------------------------------------------------------------------------
+# The part of distributed's API used here, typed. distributed ships py.typed, but its
+# Client, LocalCluster, Future, as_completed and Security methods are unannotated, and
+# mypy strict refuses to call them from typed code; they are reached through ``Any``
+# (``_dd``) and used through these protocols, so that every call made here is checked.
+
+_dd: Any = distributed
+
+
+class _Future(Protocol):
+    """A :class:`distributed.Future` of a task's result bytes."""
+
+    @property
+    def key(self) -> str: ...
+
+    def result(self) -> bytes: ...
+
+    def release(self) -> None: ...
+
+
+class _AsCompleted(Protocol):
+    """A :class:`distributed.as_completed` iterator that futures can be added to while it runs."""
+
+    def add(self, future: _Future) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def __iter__(self) -> Iterator[_Future]: ...
+
+
+class _Client(Protocol):
+    """A :class:`distributed.Client`."""
+
+    @property
+    def loop(self) -> object: ...
+
+    @property
+    def scheduler(self) -> Any: ...
+
+    def submit(self, func: Callable[[bytes], bytes], task: bytes, *, key: str, pure: bool, retries: int) -> _Future: ...
+
+    def run(self, function: Callable[..., object], *args: object, on_error: str = ...) -> dict[str, object]: ...
+
+    def nthreads(self) -> dict[str, int]: ...
+
+    def wait_for_workers(self, n_workers: int, timeout: float | None = None) -> None: ...
+
+    def register_plugin(self, plugin: WorkerPlugin, name: str | None = None) -> object: ...
+
+    def close(self) -> object: ...
+
+
+class _Cluster(Protocol):
+    """A :class:`distributed.LocalCluster`."""
+
+    def close(self) -> object: ...
+
 
 
 class _MasterPlugin(WorkerPlugin):
@@ -110,11 +169,11 @@ class DaskExecutor:
         self._key_id = key_id(master)
         self._max_in_flight = max_in_flight
         self._retries = retries
-        self._cluster: LocalCluster | None = None
-        self._client: Client | None = None
+        self._cluster: _Cluster | None = None
+        self._client: _Client | None = None
         try:
             if local_workers is not None:
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                self._cluster = _dd.LocalCluster(
                     n_workers=local_workers,
                     threads_per_worker=1,
                     processes=True,
@@ -123,30 +182,28 @@ class DaskExecutor:
                     dashboard_address=None,
                     security=security,
                 )
-                self._client = Client(  # type: ignore[no-untyped-call]
-                    self._cluster, set_as_default=False, security=security
-                )
-                self._client.register_plugin(_MasterPlugin(master, backend_name, max_nm), name=_PLUGIN_NAME)
+                self._client = _dd.Client(self._cluster, set_as_default=False, security=security)
+                self._live().register_plugin(_MasterPlugin(master, backend_name, max_nm), name=_PLUGIN_NAME)
                 self._wait_for_workers(local_workers, connect_timeout)
             else:
                 assert scheduler is not None  # checked above: exactly one of the two
                 self._client = self._connect(scheduler, security, connect_timeout)
                 self._wait_for_workers(1, connect_timeout)
                 self._check_workers()
-                self._client.run(warm, backend_name, max_nm)
+                self._live().run(warm, backend_name, max_nm)
         except BaseException:
             self.close()
             raise
 
     @staticmethod
-    def _connect(scheduler: str, security: Security | None, timeout: float) -> Client:
+    def _connect(scheduler: str, security: Security | None, timeout: float) -> _Client:
         scheme, _, location = scheduler.rpartition("://")
         if scheme not in ("tcp", "tls") or not location:
             raise ParameterError(
                 f"a dask scheduler address is tls://HOST:PORT or tcp://HOST:PORT, not {scheduler!r}", section="cluster"
             )
         if scheme == "tls":
-            args: dict[str, Any] = (security or Security()).get_connection_args("client")  # type: ignore[no-untyped-call]
+            args: dict[str, object] = (security or _dd.security.Security()).get_connection_args("client")
             if args.get("ssl_context") is None:
                 raise ParameterError(
                     f"{scheduler}: a tls:// scheduler needs a TLS client certificate, key and CA "
@@ -154,9 +211,8 @@ class DaskExecutor:
                     section="cluster",
                 )
         try:
-            return Client(  # type: ignore[no-untyped-call]
-                scheduler, security=security, timeout=timeout, set_as_default=False
-            )
+            client: _Client = _dd.Client(scheduler, security=security, timeout=timeout, set_as_default=False)
+            return client
         except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(
                 f"cannot connect to the dask scheduler at {scheduler}: {exc}", section="cluster"
@@ -164,7 +220,7 @@ class DaskExecutor:
 
     def _wait_for_workers(self, n_workers: int, timeout: float) -> None:
         try:
-            self.client.wait_for_workers(n_workers, timeout=timeout)
+            self._live().wait_for_workers(n_workers, timeout=timeout)
         except TimeoutError:
             raise ParameterError(
                 f"the dask scheduler at {self.scheduler_address} has fewer than {n_workers} worker(s) "
@@ -174,7 +230,7 @@ class DaskExecutor:
 
     def _check_workers(self) -> None:
         """Refuse the cluster unless every worker holds the master secret of this coordinator."""
-        held: dict[str, Any] = self.client.run(installed_key_id, on_error="return")
+        held = self._live().run(installed_key_id, on_error="return")
         problems = []
         for address in sorted(held):
             found = held[address]
@@ -190,9 +246,8 @@ class DaskExecutor:
         if problems:
             raise ParameterError("dask worker " + "; dask worker ".join(problems), section="cluster")
 
-    @property
-    def client(self) -> Client:
-        """The Dask client (connected for as long as this executor is open)."""
+    def _live(self) -> _Client:
+        """Return the Dask client (connected for as long as this executor is open)."""
         if self._client is None:
             raise ParameterError("the dask executor is closed", section="cluster")
         return self._client
@@ -200,7 +255,7 @@ class DaskExecutor:
     @property
     def scheduler_address(self) -> str:
         """The scheduler's address (``tcp://127.0.0.1:PORT`` for a local cluster)."""
-        rpc = self.client.scheduler
+        rpc = self._live().scheduler
         assert rpc is not None  # a connected client has its scheduler
         return str(rpc.address)
 
@@ -219,7 +274,7 @@ class DaskExecutor:
     def _in_flight_limit(self) -> int:
         if self._max_in_flight is not None:
             return self._max_in_flight
-        threads: dict[str, int] = self.client.nthreads()  # type: ignore[no-untyped-call]
+        threads = self._live().nthreads()
         return 4 * max(1, sum(threads.values()))
 
     def run(self, tasks: Sequence[bytes], on_result: OnResult) -> None:
@@ -230,10 +285,10 @@ class DaskExecutor:
         """
         if not tasks:
             return
-        client = self.client
+        client = self._live()
         limit = self._in_flight_limit()
-        pending: dict[str, tuple[Future[bytes], list[int]]] = {}
-        completed: as_completed = as_completed(loop=client.loop)  # type: ignore[no-untyped-call]
+        pending: dict[str, tuple[_Future, list[int]]] = {}
+        completed: _AsCompleted = _dd.as_completed(loop=client.loop)
         next_task = 0
 
         def submit_more() -> None:
@@ -244,9 +299,9 @@ class DaskExecutor:
                 if key in pending:
                     pending[key][1].append(next_task)
                 else:
-                    future: Future[bytes] = client.submit(run_task, task, key=key, pure=True, retries=self._retries)
+                    future = client.submit(run_task, task, key=key, pure=True, retries=self._retries)
                     pending[key] = (future, [next_task])
-                    completed.add(future)  # type: ignore[no-untyped-call]
+                    completed.add(future)
                 next_task += 1
 
         try:
@@ -263,9 +318,9 @@ class DaskExecutor:
         except BaseException:
             # Released, not cancelled: the scheduler forgets the tasks nobody wants, and sends no
             # "cancelled" report that could reach a later run submitting the same key.
-            completed.clear()  # type: ignore[no-untyped-call]
+            completed.clear()
             for future, _ in pending.values():
-                future.release()  # type: ignore[no-untyped-call]
+                future.release()
             pending.clear()
             raise
 
@@ -274,6 +329,6 @@ class DaskExecutor:
         client, self._client = self._client, None
         cluster, self._cluster = self._cluster, None
         if client is not None:
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
         if cluster is not None:
             cluster.close()
