@@ -172,8 +172,9 @@ def test_in_flight_tasks_are_bounded(master, tasks, expected, cluster):
     assert max(seen) <= limit + 1 < len(tasks)
 
 
-def test_a_worker_killed_mid_run_loses_no_task_and_the_results_are_identical(master, tasks, expected, secret_file,
-                                                                             start_cluster):
+def test_a_worker_killed_mid_run_loses_no_task_and_the_results_are_identical(
+    master, tasks, expected, secret_file, start_cluster
+):
     running = start_cluster([secret_file, secret_file])
     killed: list[int] = []
     after_kill: list[int] = []
