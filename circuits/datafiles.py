@@ -19,6 +19,7 @@ from circuits.proofs import RangeProof
 
 __all__ = [
     "HEADER_SIZE",
+    "LEAF_ID_SIZE",
     "LEAF_RECORD_SIZE",
     "MAGIC_LEAVES",
     "MAGIC_NODES",

@@ -44,6 +44,7 @@ from circuits.limits import (
 from circuits.sumtree import NODE_RECORD_SIZE
 
 __all__ = [
+    "BUNDLE_FORMAT_VERSION",
     "MANIFEST_NAME",
     "WALLETS_FILE",
     "AssetEntry",

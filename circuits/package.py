@@ -27,7 +27,12 @@ from circuits.limits import (
 )
 from circuits.sumtree import chunk_path
 
-__all__ = ["PACKAGE_FORMAT_VERSION_SUM_TREE", "Package", "PackageEntry", "SumTreeEntry"]
+__all__ = [
+    "NodePathItem",
+    "Package",
+    "PackageEntry",
+    "SumTreeEntry",
+]
 
 PACKAGE_FORMAT: Final[str] = "zk-solvency-package"
 PACKAGE_FORMAT_VERSION: Final[int] = 1

@@ -32,16 +32,13 @@ from circuits.errors import ParameterError
 from circuits.merkle import node_hash
 
 __all__ = [
-    "NODE_HASH_SIZE",
     "NODE_RECORD_SIZE",
-    "PathStep",
     "chunk_hash",
     "chunk_node_hash",
     "chunk_path",
     "node_count",
     "node_index_of",
     "root_index",
-    "split_point",
     "sum_node_hash",
     "sum_nodes",
 ]

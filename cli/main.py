@@ -5,6 +5,8 @@ Product commands, one module each under :mod:`cli.commands`:
 * ``solvency demo``: the end-to-end demonstration in a temporary directory.
 * ``solvency keygen | gen-ledger | prove``: the exchange's side (loads :mod:`prover`).
 * ``solvency reserves message | sign``: the control messages wallets sign, and local signing.
+* ``solvency packages export``: one customer's package, or the directory of them, out of the package
+  store ``prove`` writes (loads :mod:`prover`).
 * ``solvency verify | check | inspect``: the public side (loads :mod:`verifier`, never :mod:`prover`).
 
 Developer commands live under ``solvency dev``: ``solvency dev range-demo`` runs the
@@ -28,6 +30,7 @@ from cli.commands.demo import demo
 from cli.commands.gen_ledger import gen_ledger
 from cli.commands.inspect import inspect
 from cli.commands.keygen import keygen
+from cli.commands.packages import export as packages_export
 from cli.commands.prove import prove
 from cli.commands.range_demo import range_demo
 from cli.commands.reserves import message as reserves_message
@@ -82,6 +85,11 @@ for _name, _command in _PRODUCT:
 reserves.command("message")(reports_errors(reserves_message))
 reserves.command("sign")(reports_errors(reserves_sign))
 app.add_typer(reserves)
+packages = typer.Typer(
+    name="packages", help="The private customer packages: export them from the package store.", **_SETTINGS
+)
+packages.command("export")(reports_errors(packages_export))
+app.add_typer(packages)
 dev.command("range-demo")(reports_errors(range_demo))
 app.add_typer(dev)
 

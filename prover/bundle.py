@@ -1,27 +1,35 @@
-r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle + customer packages.
+r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle (format 3) + customer packages.
 
 This module holds the secrets (openings, blindings, salts) and writes the public
-bundle specified in ``docs/FORMAT.md``. :func:`write_bundle` runs five passes, each
-a function returning a frozen value that the next one consumes
-(``notes/40-solvency.md``):
+bundle specified in ``docs/FORMAT.md`` (format version 3: a Merkle sum tree over
+chunks, ``notes/41-sum-tree.md``). :func:`write_bundle` runs these passes, each a
+function returning a frozen value that the next one consumes (``notes/40-solvency.md``):
 
 1. **read** (:class:`_Run`): check the output paths and options, refuse an
-   insolvent asset (``den*R < num*L``) before any proving, fix the run nonce and
-   derive the run's secrets (HKDF, FORMAT.md §9; the nonce goes to ``run.json`` in
-   the packages).
-2. **prepare** (:class:`_PreparedAsset`): derive every leaf's blinding and salt,
-   pad with zero-amount dummy leaves, and sort the leaves by leaf id. Leaf data is
-   kept in read-only numpy arrays, not one Python object per leaf.
-3. **commit** (:class:`_CommittedAsset`): commit to every leaf (worker processes),
-   build the Merkle tree.
-4. **prove** (:class:`_ProvenAsset`): prove each chunk of ``m`` leaves in
-   ``[0, 2^64)`` (worker processes, all assets at once), and the surplus
-   ``den*R - num*L`` in ``[0, 2^128)``.
-5. **write**: write the bundle and the packages to temporary directories and
-   rename them into place, so nothing is half-written.
+   insolvent asset (``den*R < num*L``) before any proving, fix the run nonce (fresh,
+   ``--run-nonce``, or the work directory's on ``--resume``) and derive the run's secrets.
+2. **prepare** (:class:`_PreparedAsset`): derive every leaf's salt and blinding, pad
+   with zero-amount dummy leaves, sort by leaf id; keep per chunk only the sums of the
+   amounts and of the blindings (the openings of the chunk nodes).
+3. **commit** (:class:`_CommittedAsset`): one COMMIT task per chunk (:mod:`prover.tasks`;
+   the worker derives the blindings again and returns the leaf records, ``C_k`` and ``MTH_k``).
+4. **tree** (:class:`_TreeAsset`): the chunk nodes and the sum nodes (``C = C_left + C_right``),
+   children before parents; the root's hash is ``merkle_root``, its commitment ``C_L``.
+5. **prove** (:class:`_ProvenAsset`): one CHUNK task per chunk (``[0, 2^64)``), then one NODE
+   task per sum node (both children in ``[0, 2^128)``), each kind for all assets in one run of
+   the executor; then each asset's surplus ``den*R - num*L`` in ``[0, 2^128)``.
+6. **write**: the bundle into a temporary directory renamed into place, and the packages
+   into a package sink (a SQLite store or a directory, :mod:`prover.store`) published after it.
 
-Self-checks: each worker's commitments must equal the ones computed in the commit
-pass, and the sum of the leaf commitments must equal ``Com(L, sum of blindings)``.
+Tasks run on an :class:`~prover.executor.Executor` (local processes by default, or a Dask
+cluster); each result is stored in the work directory (:mod:`prover.workdir`) before it is
+used, so ``--resume`` continues a crashed run. Every proof's randomness is derived from the
+run's secrets and its statement, so the same run nonce and ``created`` give the same bundle,
+byte for byte, whichever workers ran which tasks.
+
+Self-checks: each worker's leaf ids must be the ones prepared here, each chunk's ``C_k`` must
+equal ``Com(v_k, r_k)`` from the sums kept here, each ``MTH_k`` the one recomputed here, and the
+root's commitment ``Com(L, sum of blindings)``.
 """
 
 from __future__ import annotations
@@ -30,12 +38,12 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -45,42 +53,66 @@ from circuits.constants import GROUP_ORDER
 from circuits.datafiles import (
     LEAF_RECORD_SIZE,
     MAGIC_LEAVES,
+    MAGIC_NODE_PROOFS,
+    MAGIC_NODES,
     MAGIC_RANGE_PROOFS,
     MAGIC_SOLVENCY,
     SOLVENCY_RECORD_SIZE,
     data_file_names,
     encode_header,
     leaf_id,
+    node_proof_record_size,
     range_record_size,
 )
+from circuits.encoding import frame
 from circuits.errors import InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
-from circuits.limits import RANGE_BITS, SOLVENCY_BITS
-from circuits.manifest import MANIFEST_NAME, WALLETS_FILE, AssetEntry, FileEntry, Manifest, created_problem
-from circuits.merkle import MerkleTree, leaf_hash
-from circuits.package import Package, PackageEntry
+from circuits.limits import NODE_BITS, RANGE_BITS, SOLVENCY_BITS
+from circuits.manifest import (
+    BUNDLE_FORMAT_VERSION,
+    MANIFEST_NAME,
+    WALLETS_FILE,
+    AssetEntry,
+    FileEntry,
+    Manifest,
+    created_problem,
+)
+from circuits.merkle import leaf_hash, node_hash
+from circuits.package import NodePathItem, Package, SumTreeEntry
 from circuits.relations import Opening
-from circuits.statements import ChunkStatement, SolvencyStatement
+from circuits.statements import SolvencyStatement
+from circuits.sumtree import NODE_RECORD_SIZE, chunk_node_hash, chunk_path, node_count, sum_node_hash, sum_nodes
+from prover.executor import Executor, LocalPoolExecutor
 from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
-from prover.parallel import map_in_workers
-from prover.range_proof import create_range_proof, prove_range
+from prover.range_proof import create_range_proof
 from prover.reserves import AssetSpec, Reserves
+from prover.store import PackageSink, StoreMeta, open_sink
+from prover.tasks import (
+    LeafRef,
+    TaskParams,
+    chunk_task,
+    commit_task,
+    key_id,
+    node_task,
+    parse_commit_result,
+    task_digest,
+)
 from prover.wallets import ProvenReserves
+from prover.workdir import WorkDir, WorkRecord
 
 __all__ = ["RUN_FILE_NAME", "ProveOptions", "ProveResult", "write_bundle"]
 
 #: The file of the packages directory that keeps the run nonce (mode 0600; never in the bundle).
 RUN_FILE_NAME = "run.json"
 
-#: Called as ``progress(stage, done, total)``; stages: "commit", "prove", "write".
+#: Called as ``progress(stage, done, total)``; stages: prepare <S>, commit, tree, prove, nodes, packages.
 Progress = Callable[[str, int, int], None]
 
-_COMMIT_BATCH = 1024
 _POINT_SIZE = 48
 _ID_SIZE = 32
-_SCALAR_SIZE = 32
+_HASH_SIZE = 32
 
 U8 = npt.NDArray[np.uint8]
 
@@ -91,7 +123,13 @@ class ProveOptions:
 
     All are public except ``run_nonce``: ``None`` (the default) draws a fresh nonce
     from :mod:`secrets`; passing the nonce of an earlier run (its ``run.json``)
-    reproduces that run's blindings, salts and leaf ids (``docs/FORMAT.md`` §9).
+    reproduces that run's blindings, salts and leaf ids, and with the same ``created``
+    the whole bundle (``docs/FORMAT.md`` §9).
+
+    ``packages_format`` is ``"dir"`` (a directory of files, the library's default) or
+    ``"sqlite"`` (one database, the CLI's default; ``docs/FORMAT.md`` §13). ``workdir`` is
+    the run's work directory [default: ``<bundle>.work`` beside the bundle]; with
+    ``resume`` it must be the work directory of an unfinished run with the same inputs.
     """
 
     chunk: int = 64
@@ -102,17 +140,23 @@ class ProveOptions:
     backend_name: str | None = None
     created: str | None = None
     run_nonce: bytes | None = field(default=None, repr=False)
+    packages_format: Literal["dir", "sqlite"] = "dir"
+    workdir: Path | None = None
+    resume: bool = False
 
 
 @dataclass(frozen=True)
 class ProveResult:
-    """What ``write_bundle`` produced."""
+    """What ``write_bundle`` produced, and how much work it did (``tasks_reused``: from a resumed run)."""
 
     bundle_dir: Path
     packages_dir: Path
     manifest: Manifest
     packages: int
     seconds: float
+    tasks_run: int = 0
+    tasks_reused: int = 0
+    leaves: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -131,57 +175,98 @@ class _Run:
     num: int
     den: int
     backend: GroupBackend
+    created: str
     run_nonce: bytes = field(repr=False)
     secrets: RunSecrets = field(repr=False)
+    key_id: bytes = field(repr=False)
+    workdir: WorkDir = field(repr=False)
     wallets: ProvenReserves | None = None
 
     @property
     def wallets_bytes(self) -> bytes | None:
-        """The bundle's ``wallets.json`` (version 2), or ``None`` for declared reserves (version 1)."""
+        """The bundle's ``wallets.json``, or ``None`` for declared reserves."""
         return None if self.wallets is None else self.wallets.wallets.to_bytes()
 
     @property
     def wallets_sha256(self) -> bytes | None:
-        """SHA-256 of ``wallets.json``, bound into every solvency proof's context (version 2)."""
+        """SHA-256 of ``wallets.json``, bound into every solvency proof's context."""
         data = self.wallets_bytes
         return None if data is None else hashlib.sha256(data).digest()
+
+    @property
+    def basis(self) -> str:
+        """The reserves basis every asset states."""
+        return "declared" if self.wallets is None else self.wallets.basis
+
+    def params(self, w: _PreparedAsset) -> TaskParams:
+        """The public parameters of asset ``w``'s tasks."""
+        return TaskParams(
+            self.key_id, self.reserves.exchange, self.reserves.round, self.run_nonce, w.spec.symbol, w.count, w.m
+        )
 
 
 @dataclass(frozen=True)
 class _PreparedAsset:
-    """Pass 2 (prepare): one asset's leaves, sorted by leaf id (secrets stay in this process)."""
+    """Pass 2 (prepare): one asset's leaves, sorted by leaf id, and each chunk's opening."""
 
     spec: AssetSpec
     column: AssetColumn
     m: int
     ids: U8  # (N, 32), sorted
-    blindings: U8  # (N, 32), little-endian scalars
     amounts: npt.NDArray[np.uint64]  # (N,)
-    rows: npt.NDArray[np.int64]  # (N,): ledger row, or -1 for a dummy leaf
-    liabilities: int
-    blinding_sum: int
+    rows: npt.NDArray[np.int64]  # (N,): ledger row, or -(j + 1) for dummy leaf j
+    chunk_openings: tuple[Opening, ...] = field(repr=False)  # (C,): sums of amounts and blindings
+    liabilities: int = 0
+    blinding_sum: int = field(default=0, repr=False)
 
     @property
     def count(self) -> int:
         return int(self.amounts.shape[0])
 
+    @property
+    def chunks(self) -> int:
+        return self.count // self.m
+
+    def leaf_refs(self, k: int) -> list[LeafRef]:
+        """The leaves of chunk ``k`` as tasks name them (customer id and amount, or dummy number)."""
+        out = []
+        for position in range(k * self.m, (k + 1) * self.m):
+            row = int(self.rows[position])
+            if row < 0:
+                out.append(LeafRef(None, -row - 1, 0))
+            else:
+                out.append(LeafRef(self.column.customer_id(row), 0, int(self.amounts[position])))
+        return out
+
 
 @dataclass(frozen=True)
 class _CommittedAsset:
-    """Pass 3 (commit): the leaf commitments, their Merkle tree and their sum ``C_L``."""
+    """Pass 3 (commit): the leaf records (``leaf_id || V``), and each chunk's ``C_k`` and ``MTH_k``."""
 
     leaves: _PreparedAsset
-    commitments: U8  # (N, 48)
-    tree: MerkleTree
+    records: U8  # (N, 80)
+    chunk_commitments: tuple[bytes, ...]
+    chunk_roots: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class _TreeAsset:
+    """Pass 4 (tree): the nodes file's records, the root, and each sum node's children's openings."""
+
+    committed: _CommittedAsset
+    nodes: U8  # (2C - 1, 80): commitment || hash, in-order numbering
+    merkle_root: bytes
     C_L: Point
+    node_openings: tuple[tuple[int, Opening, Opening], ...] = field(repr=False)  # (split, left, right)
 
 
 @dataclass(frozen=True)
 class _ProvenAsset:
-    """Pass 4 (prove): the chunk range proofs and the solvency proof, serialized."""
+    """Pass 5 (prove): the chunk proofs, the node proofs (by split) and the solvency proof."""
 
-    committed: _CommittedAsset
+    tree: _TreeAsset
     range_proofs: tuple[bytes, ...]
+    node_proofs: tuple[bytes, ...]
     solvency_proof: bytes
 
 
@@ -191,6 +276,24 @@ def _read_only(array: np.ndarray[Any, Any]) -> None:
 
 # ---------------------------------------------------------------------------
 # Pass 1: read
+
+
+def _inputs_digest(ledger: Ledger, reserves: Reserves, options: ProveOptions, wallets_sha256: bytes | None) -> bytes:
+    """A digest of everything a resumed run must share with the run it continues."""
+    h = hashlib.sha256(b"zk-solvency run inputs v1")
+    h.update(frame(reserves.exchange.encode()) + frame(reserves.round.encode()))
+    for spec in reserves.assets:
+        column = ledger.columns[spec.symbol]
+        h.update(frame(spec.symbol.encode()) + struct.pack("<Q", spec.decimals) + spec.reserves.to_bytes(16, "little"))
+        h.update(struct.pack("<Q", len(column)) + column.amounts.astype("<u8").tobytes())
+        h.update(column.offsets.astype("<i8").tobytes() + frame(column.ids))
+    h.update(wallets_sha256 or bytes(32))
+    h.update(
+        json.dumps(
+            [options.chunk, options.pad_to, list(options.min_ratio), options.disclose_liabilities]
+        ).encode()
+    )
+    return h.digest()
 
 
 def _read(
@@ -205,24 +308,29 @@ def _read(
     """Check paths, options and solvency; fix the run nonce and derive the run's secrets.
 
     Raises:
-        InputError: an output path that exists or overlaps the other, an insolvent asset, a bad run nonce.
+        InputError: an output path that exists or overlaps the other, an insolvent asset, a bad run nonce,
+            a work directory that exists (without ``resume``) or belongs to another run (with it).
     """
     bundle_dir, packages_dir = Path(bundle_dir), Path(packages_dir)
     a, b = _resolve(bundle_dir, "--out"), _resolve(packages_dir, "--packages")
     if a == b or a in b.parents or b in a.parents:
         raise InputError(
-            f"--out {bundle_dir} and --packages {packages_dir} must be separate directories "
+            f"--out {bundle_dir} and --packages {packages_dir} must be separate "
             "(the bundle is public, the packages are private)",
             section="--packages",
         )
     _fresh_target(bundle_dir, "bundle directory")
-    _fresh_target(packages_dir, "packages directory")
+    _fresh_target(packages_dir, "package store")
+    if options.packages_format not in ("dir", "sqlite"):
+        raise InputError(f"--packages-format {options.packages_format!r}: expected sqlite or dir",
+                         section="--packages-format")
     num, den = options.min_ratio
     backend = get_backend(options.backend_name)
     if wallets is not None and wallets.reserves != reserves:
         raise InputError("the reserves must be the ones the wallet list backs", section="--wallets")
     for spec in reserves.assets:
         _check_solvent(spec, ledger.columns[spec.symbol].total(), num, den, wallets)
+        _padding(len(ledger.columns[spec.symbol]), options.chunk, options.pad_to, spec.symbol)
     if options.run_nonce is not None and len(options.run_nonce) != RUN_NONCE_SIZE:
         raise InputError(
             f"--run-nonce must be {RUN_NONCE_SIZE} bytes ({2 * RUN_NONCE_SIZE} hex digits), "
@@ -231,191 +339,305 @@ def _read(
         )
     if options.created is not None and (problem := created_problem(options.created)) is not None:
         raise InputError(f"created {options.created!r}: {problem}", section="created")
-    run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
-    secrets = RunSecrets(master, reserves.exchange, reserves.round, run_nonce)
-    return _Run(ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, run_nonce, secrets, wallets)
+    kid = key_id(master)
+    wallets_sha = None if wallets is None else hashlib.sha256(wallets.wallets.to_bytes()).digest()
+    inputs = _inputs_digest(ledger, reserves, options, wallets_sha)
+    work_path = options.workdir or bundle_dir.with_name(bundle_dir.name + ".work")
+    if options.resume:
+        if options.workdir is None:
+            raise InputError("--resume needs the work directory", section="--resume")
+        workdir = WorkDir.resume(work_path, key_id=kid, inputs=inputs)
+        record = workdir.record
+        if options.run_nonce is not None and bytes(options.run_nonce) != record.run_nonce:
+            raise InputError("--run-nonce differs from the resumed run's", section="--run-nonce")
+        if options.created is not None and options.created != record.created:
+            raise InputError("--created differs from the resumed run's", section="--created")
+    else:
+        run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
+        record = WorkRecord(run_nonce, options.created or _utc_now(), kid, inputs)
+        workdir = WorkDir.create(work_path, record)
+    secrets = RunSecrets(master, reserves.exchange, reserves.round, record.run_nonce)
+    return _Run(
+        ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, record.created, record.run_nonce,
+        secrets, kid, workdir, wallets,
+    )
 
 
 # ---------------------------------------------------------------------------
 # Pass 2: prepare
 
 
-def _prepare(run: _Run) -> tuple[_PreparedAsset, ...]:
+def _prepare(run: _Run, progress: Progress | None) -> tuple[_PreparedAsset, ...]:
     """Derive, pad and sort every asset's leaves."""
     return tuple(
-        _prepare_asset(spec, run.ledger.columns[spec.symbol], run.secrets, run.reserves.round, run.options)
+        _prepare_asset(spec, run.ledger.columns[spec.symbol], run.secrets, run.reserves.round, run.options, progress)
         for spec in run.reserves.assets
     )
 
 
 def _prepare_asset(
-    spec: AssetSpec, column: AssetColumn, secrets: RunSecrets, round_label: str, options: ProveOptions
+    spec: AssetSpec,
+    column: AssetColumn,
+    secrets: RunSecrets,
+    round_label: str,
+    options: ProveOptions,
+    progress: Progress | None,
 ) -> _PreparedAsset:
     count = len(column)
     target, m = _padding(count, options.chunk, options.pad_to, spec.symbol)
     ids = np.zeros((target, _ID_SIZE), dtype=np.uint8)
-    blindings = np.zeros((target, _SCALAR_SIZE), dtype=np.uint8)
+    blindings: list[int] = [0] * target
     amounts = np.zeros(target, dtype=np.uint64)
-    rows = np.full(target, -1, dtype=np.int64)
+    rows = np.empty(target, dtype=np.int64)
     amounts[:count] = column.amounts
     rows[:count] = np.arange(count, dtype=np.int64)
-    blinding_sum = 0
+    rows[count:] = -1 - np.arange(target - count, dtype=np.int64)
+    stage = f"prepare {spec.symbol}"
     for i in range(count):
         v_blinding, salt = secrets.leaf(spec.symbol, column.customer_id(i))
         ids[i] = np.frombuffer(leaf_id(round_label, spec.symbol, column.customer_id(i), salt), dtype=np.uint8)
-        blindings[i] = np.frombuffer(v_blinding.to_bytes(_SCALAR_SIZE, "little"), dtype=np.uint8)
-        blinding_sum += v_blinding
+        blindings[i] = v_blinding
+        if progress and (i + 1) % 8192 == 0:
+            progress(stage, i + 1, target)
     for j in range(target - count):
         v_blinding, dummy_id = secrets.dummy(spec.symbol, j)
         ids[count + j] = np.frombuffer(dummy_id, dtype=np.uint8)
-        blindings[count + j] = np.frombuffer(v_blinding.to_bytes(_SCALAR_SIZE, "little"), dtype=np.uint8)
-        blinding_sum += v_blinding
+        blindings[count + j] = v_blinding
+    if progress:
+        progress(stage, target, target)
     words = ids.view(">u8").reshape(target, 4)
     order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
-    ids, blindings, amounts, rows = ids[order], blindings[order], amounts[order], rows[order]
+    ids, amounts, rows = ids[order], amounts[order], rows[order]
     if target > 1 and not np.any(ids[1:] != ids[:-1], axis=1).all():
         raise WitnessError(f"{spec.symbol}: two leaves share a leaf id")
-    for array in (ids, blindings, amounts, rows):
+    sorted_blindings = [blindings[i] for i in order.tolist()]
+    del blindings
+    chunk_openings = []
+    for k in range(target // m):
+        v = sum(amounts[k * m : (k + 1) * m].tolist())  # Python ints: m values < 2^64 overflow uint64
+        r = sum(sorted_blindings[k * m : (k + 1) * m]) % GROUP_ORDER
+        chunk_openings.append(Opening(v, r))
+    for array in (ids, amounts, rows):
         _read_only(array)
     return _PreparedAsset(
-        spec, column, m, ids, blindings, amounts, rows,
-        liabilities=column.total(), blinding_sum=blinding_sum % GROUP_ORDER,
+        spec, column, m, ids, amounts, rows, tuple(chunk_openings),
+        liabilities=column.total(), blinding_sum=sum(sorted_blindings) % GROUP_ORDER,
     )
 
 
 def _max_nm(assets: Sequence[_PreparedAsset]) -> int:
     """The largest aggregated bit count of any proof of the run (generators the workers need)."""
-    return max([RANGE_BITS * w.m for w in assets] + [SOLVENCY_BITS])
+    return max([RANGE_BITS * w.m for w in assets] + [SOLVENCY_BITS, 2 * NODE_BITS])
+
+
+# ---------------------------------------------------------------------------
+# Running tasks through the work directory
+
+
+def _run_tasks(
+    run: _Run,
+    executor: Executor,
+    tasks: Sequence[bytes],
+    sizes: Sequence[int],
+    stage: str,
+    progress: Progress | None,
+) -> list[bytes]:
+    """Return every task's result: from the work directory when a resumed run has it, else from ``executor``.
+
+    Each new result is stored (atomically) before it is used. ``sizes`` are the expected result sizes.
+    """
+    digests = [task_digest(t) for t in tasks]
+    results: list[bytes | None] = [run.workdir.get(d, size) for d, size in zip(digests, sizes, strict=True)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    done = len(tasks) - len(todo)
+    if progress:
+        progress(stage, done, len(tasks))
+
+    def on_result(j: int, result: bytes) -> None:
+        nonlocal done
+        i = todo[j]
+        if len(result) != sizes[i]:
+            raise WitnessError(f"self-check failed: a {stage} task returned {len(result)} bytes, not {sizes[i]}")
+        run.workdir.put(digests[i], result)
+        results[i] = result
+        done += 1
+        if progress:
+            progress(stage, done, len(tasks))
+
+    executor.run([tasks[i] for i in todo], on_result)
+    out = [r for r in results if r is not None]
+    if len(out) != len(tasks):
+        raise WitnessError(f"self-check failed: the executor did not return every {stage} result")
+    return out
 
 
 # ---------------------------------------------------------------------------
 # Pass 3: commit
 
 
-def _commit(run: _Run, assets: Sequence[_PreparedAsset], progress: Progress | None) -> tuple[_CommittedAsset, ...]:
-    """Commit to every leaf in worker processes; check each asset's sum; build its Merkle tree.
+def _commit(
+    run: _Run, executor: Executor, assets: Sequence[_PreparedAsset], progress: Progress | None
+) -> tuple[_CommittedAsset, ...]:
+    """Commit to every chunk's leaves on the executor; check each result against what this process holds.
 
     Raises:
-        WitnessError: the sum of an asset's leaves is not ``Com(L, sum of blindings)``.
+        WitnessError: a result's leaf ids, ``C_k`` or chunk root differ from the ones derived here.
     """
-    be = run.backend
-    batches: list[tuple[bytes, bytes]] = []
+    tasks: list[bytes] = []
+    sizes: list[int] = []
     owners: list[tuple[int, int]] = []
     for a, w in enumerate(assets):
-        for start in range(0, w.count, _COMMIT_BATCH):
-            stop = min(w.count, start + _COMMIT_BATCH)
-            batches.append((w.amounts[start:stop].astype("<u8").tobytes(), w.blindings[start:stop].tobytes()))
-            owners.append((a, start))
-    committed = map_in_workers(
-        partial(_commit_batch, be.name), batches, backend_name=be.name, max_nm=_max_nm(assets),
-        workers=run.options.jobs,
-        progress=(lambda k: progress("commit", k, len(batches))) if progress else None,
-    )
-    commitments = [np.zeros((w.count, _POINT_SIZE), dtype=np.uint8) for w in assets]
-    sums: list[Point] = [Point.identity(be) for _ in assets]
-    for (a, start), (encodings, partial_sum) in zip(owners, committed, strict=True):
-        n = len(encodings) // _POINT_SIZE
-        commitments[a][start : start + n] = np.frombuffer(encodings, dtype=np.uint8).reshape(n, _POINT_SIZE)
-        sums[a] = sums[a] + Point.from_bytes(partial_sum, be)
-    pc = PedersenGens.default(be)
+        params = run.params(w)
+        for k in range(w.chunks):
+            tasks.append(commit_task(params, k, w.leaf_refs(k)))
+            sizes.append(w.m * LEAF_RECORD_SIZE + _POINT_SIZE + _HASH_SIZE)
+            owners.append((a, k))
+    results = _run_tasks(run, executor, tasks, sizes, "commit", progress)
+    pc = PedersenGens.default(run.backend)
+    records = [np.zeros((w.count, LEAF_RECORD_SIZE), dtype=np.uint8) for w in assets]
+    commitments: list[list[bytes]] = [[b""] * w.chunks for w in assets]
+    roots: list[list[bytes]] = [[b""] * w.chunks for w in assets]
+    for (a, k), result in zip(owners, results, strict=True):
+        w = assets[a]
+        body, C_k, mth = parse_commit_result(result, w.m)
+        block = np.frombuffer(body, dtype=np.uint8).reshape(w.m, LEAF_RECORD_SIZE)
+        if not np.array_equal(block[:, :_ID_SIZE], w.ids[k * w.m : (k + 1) * w.m]):
+            raise WitnessError(f"{w.spec.symbol}: self-check failed: chunk {k} leaf ids differ")
+        opening = w.chunk_openings[k]
+        if Point.from_bytes(C_k, run.backend) != pc.commit(opening.v, opening.v_blinding):
+            raise WitnessError(f"{w.spec.symbol}: self-check failed: chunk {k} commitment differs")
+        records[a][k * w.m : (k + 1) * w.m] = block
+        commitments[a][k] = C_k
+        roots[a][k] = mth
     out = []
-    for w, leaf_commitments, C_L in zip(assets, commitments, sums, strict=True):
-        if C_L != pc.commit(w.liabilities, w.blinding_sum):
-            raise WitnessError(f"{w.spec.symbol}: self-check failed: sum of leaves != Com(L, sum of blindings)")
-        tree = MerkleTree(
-            [leaf_hash(w.ids[i].tobytes(), i, leaf_commitments[i].tobytes()) for i in range(w.count)]
-        )
-        _read_only(leaf_commitments)
-        out.append(_CommittedAsset(w, leaf_commitments, tree, C_L))
+    for w, rec, cs, rs in zip(assets, records, commitments, roots, strict=True):
+        _read_only(rec)
+        out.append(_CommittedAsset(w, rec, tuple(cs), tuple(rs)))
     return tuple(out)
 
 
-def _commit_batch(backend_name: str, batch: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
-    """Worker: commit to ``(amounts LE64..., blindings LE256...)``; return encodings and their sum."""
-    be = get_backend(backend_name)
+# ---------------------------------------------------------------------------
+# Pass 4: tree
+
+
+def _chunk_levels(c: _CommittedAsset) -> list[U8]:
+    """Every in-chunk level of hashes: level 0 the leaf hashes, level ``lg m`` the chunk roots."""
+    w = c.leaves
+    level = np.frombuffer(
+        b"".join(
+            leaf_hash(c.records[i, :_ID_SIZE].tobytes(), i, c.records[i, _ID_SIZE:].tobytes()) for i in range(w.count)
+        ),
+        dtype=np.uint8,
+    ).reshape(w.count, _HASH_SIZE)
+    levels = [level]
+    size = 1
+    while size < w.m:
+        prev = levels[-1]
+        nxt = np.frombuffer(
+            b"".join(node_hash(prev[i].tobytes(), prev[i + 1].tobytes()) for i in range(0, prev.shape[0], 2)),
+            dtype=np.uint8,
+        ).reshape(prev.shape[0] // 2, _HASH_SIZE)
+        levels.append(nxt)
+        size *= 2
+    for lv in levels:
+        _read_only(lv)
+    return levels
+
+
+def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | None) -> tuple[_TreeAsset, ...]:
+    """Build each asset's sum tree (``docs/FORMAT.md`` §5.2); check the root against ``Com(L, sum of blindings)``."""
+    be = run.backend
     pc = PedersenGens.default(be)
-    amounts, blindings = batch
     out = []
-    total = Point.identity(be)
-    for i in range(len(amounts) // 8):
-        v = int.from_bytes(amounts[8 * i : 8 * i + 8], "little")
-        r = int.from_bytes(blindings[32 * i : 32 * i + 32], "little")
-        V = pc.commit(v, r)
-        total = total + V
-        out.append(V.to_bytes())
-    return b"".join(out), total.to_bytes()
+    for a, c in enumerate(assets):
+        w = c.leaves
+        chunks = w.chunks
+        nodes = np.zeros((node_count(chunks), NODE_RECORD_SIZE), dtype=np.uint8)
+        points: dict[int, Point] = {}
+        hashes: dict[int, bytes] = {}
+        openings: dict[int, Opening] = {}
+        for k in range(chunks):
+            h = chunk_node_hash(c.chunk_commitments[k], c.chunk_roots[k])
+            nodes[2 * k] = np.frombuffer(c.chunk_commitments[k] + h, dtype=np.uint8)
+            points[2 * k] = Point.from_bytes(c.chunk_commitments[k], be)
+            hashes[2 * k] = h
+            openings[2 * k] = w.chunk_openings[k]
+        node_openings = []
+        for node in sum_nodes(chunks):
+            left = 2 * node.left[0] if node.left[1] == 1 else 2 * _split(node.left) - 1
+            right = 2 * node.right[0] if node.right[1] == 1 else 2 * _split(node.right) - 1
+            C = points[left] + points[right]
+            encoded = C.to_bytes()
+            h = sum_node_hash(encoded, hashes[left], hashes[right])
+            nodes[node.index] = np.frombuffer(encoded + h, dtype=np.uint8)
+            points[node.index], hashes[node.index] = C, h
+            lo, ro = openings[left], openings[right]
+            openings[node.index] = Opening(lo.v + ro.v, (lo.v_blinding + ro.v_blinding) % GROUP_ORDER)
+            node_openings.append((node.split, lo, ro))
+            # Children are needed only by their parent: keep memory to the open path.
+            for child in (left, right):
+                del points[child], hashes[child], openings[child]
+        root = next(iter(points))
+        C_L, merkle_root = points[root], hashes[root]
+        if C_L != pc.commit(w.liabilities, w.blinding_sum):
+            raise WitnessError(f"{w.spec.symbol}: self-check failed: root commitment != Com(L, sum of blindings)")
+        _read_only(nodes)
+        node_openings.sort(key=lambda t: t[0])
+        out.append(_TreeAsset(c, nodes, merkle_root, C_L, tuple(node_openings)))
+        if progress:
+            progress("tree", a + 1, len(assets))
+    return tuple(out)
+
+
+def _split(subtree: tuple[int, int]) -> int:
+    start, size = subtree
+    return start + (1 << ((size - 1).bit_length() - 1))
 
 
 # ---------------------------------------------------------------------------
-# Pass 4: prove
+# Pass 5: prove
 
 
-def _prove(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | None) -> tuple[_ProvenAsset, ...]:
-    """Prove every chunk of every asset in one worker pool, then each asset's solvency.
+def _prove(
+    run: _Run, executor: Executor, assets: Sequence[_TreeAsset], progress: Progress | None
+) -> tuple[_ProvenAsset, ...]:
+    """Prove every chunk, then every sum node, then each asset's solvency.
 
-    Raises:
-        WitnessError: a worker's commitments differ from the commit pass's, or a proof has the wrong size.
+    Chunks (stage ``prove``) and nodes (stage ``nodes``) run as two passes over the executor, so
+    that the sum tree's extra proving shows on its own in the throughput summary.
     """
-    be = run.backend
-    reserves = run.reserves
-    jobs: list[tuple[bytes, bytes, bytes]] = []
-    chunk_owner: list[int] = []
-    for a, c in enumerate(assets):
-        w = c.leaves
-        for k in range(w.count // w.m):
-            lo, hi = k * w.m, (k + 1) * w.m
-            context = ChunkStatement(
-                exchange=reserves.exchange,
-                round=reserves.round,
-                symbol=w.spec.symbol,
-                leaf_count=w.count,
-                chunk_size=w.m,
-                chunk=k,
-                merkle_root=c.tree.root,
-            ).context()
-            jobs.append((w.amounts[lo:hi].astype("<u8").tobytes(), w.blindings[lo:hi].tobytes(), context))
-            chunk_owner.append(a)
-    proved = map_in_workers(
-        partial(_prove_chunk, be.name), jobs, backend_name=be.name,
-        max_nm=_max_nm([c.leaves for c in assets]), workers=run.options.jobs,
-        progress=(lambda k: progress("prove", k, len(jobs))) if progress else None,
+    chunk_tasks: list[bytes] = []
+    chunk_sizes: list[int] = []
+    node_tasks: list[bytes] = []
+    for t in assets:
+        w = t.committed.leaves
+        params = run.params(w)
+        for k in range(w.chunks):
+            chunk_tasks.append(chunk_task(params, k, t.merkle_root, w.leaf_refs(k)))
+            chunk_sizes.append(range_record_size(w.m))
+        for split, left, right in t.node_openings:
+            node_tasks.append(node_task(params, split, t.merkle_root, left, right))
+    chunk_results = iter(_run_tasks(run, executor, chunk_tasks, chunk_sizes, "prove", progress))
+    del chunk_tasks
+    node_results = iter(
+        _run_tasks(run, executor, node_tasks, [node_proof_record_size()] * len(node_tasks), "nodes", progress)
     )
-    proofs: list[list[bytes]] = [[] for _ in assets]
-    for a, (encodings, proof) in zip(chunk_owner, proved, strict=True):
-        c = assets[a]
-        m = c.leaves.m
-        k = len(proofs[a])
-        if encodings != c.commitments[k * m : (k + 1) * m].tobytes():
-            raise WitnessError(f"{c.leaves.spec.symbol}: self-check failed: chunk {k} commitments differ")
-        if len(proof) != range_record_size(m):
-            raise WitnessError(f"{c.leaves.spec.symbol}: self-check failed: chunk {k} proof size")
-        proofs[a].append(proof)
-    return tuple(
-        _ProvenAsset(c, tuple(chunk_proofs), _prove_solvency(run, c))
-        for c, chunk_proofs in zip(assets, proofs, strict=True)
-    )
+    out = []
+    for t in assets:
+        w = t.committed.leaves
+        chunk_proofs = tuple(next(chunk_results) for _ in range(w.chunks))
+        node_proofs = tuple(next(node_results) for _ in t.node_openings)
+        out.append(_ProvenAsset(t, chunk_proofs, node_proofs, _prove_solvency(run, t)))
+    return tuple(out)
 
 
-def _prove_chunk(backend_name: str, job: tuple[bytes, bytes, bytes]) -> tuple[bytes, bytes]:
-    """Worker: prove one chunk in [0, 2^64); return the commitments it used and the proof."""
-    amounts, blindings, context = job
-    openings = [
-        Opening(int.from_bytes(amounts[8 * i : 8 * i + 8], "little"),
-                int.from_bytes(blindings[32 * i : 32 * i + 32], "little"))
-        for i in range(len(amounts) // 8)
-    ]
-    statement, proof = prove_range(openings, RANGE_BITS, context=context, backend=get_backend(backend_name),
-                                   threads=1)
-    return b"".join(V.to_bytes() for V in statement.commitments), proof.to_bytes()
-
-
-def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
+def _prove_solvency(run: _Run, t: _TreeAsset) -> bytes:
     """Prove the surplus ``den*R - num*L`` in ``[0, 2^128)`` (:class:`~circuits.statements.SolvencyStatement`).
 
     Raises:
         WitnessError: the proof does not have the solvency record size.
     """
-    w, spec = c.leaves, c.leaves.spec
+    w, spec = t.committed.leaves, t.committed.leaves.spec
     statement = SolvencyStatement(
         exchange=run.reserves.exchange,
         round=run.reserves.round,
@@ -425,13 +647,16 @@ def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
         num=run.num,
         den=run.den,
         leaf_count=w.count,
-        merkle_root=c.tree.root,
-        C_L=c.C_L,
+        merkle_root=t.merkle_root,
+        C_L=t.C_L,
         wallets_sha256=run.wallets_sha256,
-        reserves_basis="declared" if run.wallets is None else run.wallets.basis,
+        reserves_basis=run.basis,
     )
+    entropy = run.secrets.proof_entropy(spec.symbol, "solvency", 0)
     proof = create_range_proof(
-        statement.range_statement(PedersenGens.default(run.backend)), [statement.opening(w.liabilities, w.blinding_sum)]
+        statement.range_statement(PedersenGens.default(run.backend)),
+        [statement.opening(w.liabilities, w.blinding_sum)],
+        rng=lambda _n: entropy,
     )
     if proof.serialized_size() != SOLVENCY_RECORD_SIZE:
         raise WitnessError(f"{spec.symbol}: self-check failed: solvency proof size")
@@ -439,57 +664,60 @@ def _prove_solvency(run: _Run, c: _CommittedAsset) -> bytes:
 
 
 # ---------------------------------------------------------------------------
-# Pass 5: write
+# Pass 6: write
 
 
 def _write(run: _Run, assets: Sequence[_ProvenAsset], progress: Progress | None) -> tuple[Manifest, int]:
-    """Write the bundle and the packages into temporary directories and rename them into place.
+    """Write the bundle into a temporary directory and the packages into a sink; publish both.
 
     Returns ``(manifest, number of packages)``; on any failure nothing is left behind.
     """
-    bundle_dir, packages_dir = run.bundle_dir, run.packages_dir
-    created = run.options.created or _utc_now()
+    bundle_dir = run.bundle_dir
     tmp_bundle = bundle_dir.with_name(f".{bundle_dir.name}.bundle-tmp-{os.getpid()}")
-    tmp_packages = packages_dir.with_name(f".{packages_dir.name}.packages-tmp-{os.getpid()}")
-    for tmp in (tmp_bundle, tmp_packages):
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    if tmp_bundle.exists():
+        shutil.rmtree(tmp_bundle)
+    sink: PackageSink | None = None
     try:
         tmp_bundle.mkdir()
-        tmp_packages.mkdir(mode=0o700)
         entries = [_write_asset(run, p, tmp_bundle) for p in assets]
         wallets_entry = None
         if run.wallets_bytes is not None:
             wallets_entry = _write_file(tmp_bundle / WALLETS_FILE, b"", run.wallets_bytes)
-        manifest = Manifest.build(run.reserves.exchange, run.reserves.round, created, entries, wallets_entry)
+        manifest = Manifest.build(
+            run.reserves.exchange, run.reserves.round, run.created, entries, wallets_entry,
+            version=BUNDLE_FORMAT_VERSION,
+        )
         # Round-trip through the parser: the writer must produce what the spec accepts.
         manifest_bytes = manifest.to_bytes()
         Manifest.from_bytes(manifest_bytes)
         (tmp_bundle / MANIFEST_NAME).write_bytes(manifest_bytes)
-        _write_private(tmp_packages / RUN_FILE_NAME, _run_file(run.reserves, run.run_nonce))
-        n_packages = _write_packages(run, [p.committed for p in assets], manifest, tmp_packages, progress)
+        sink = open_sink(run.packages_dir, run.options.packages_format)
+        n_packages = _write_packages(run, [p.tree for p in assets], manifest, sink, progress)
         _fsync_dir(tmp_bundle)
         os.rename(tmp_bundle, bundle_dir)
         try:
-            os.rename(tmp_packages, packages_dir)
-        except OSError:
+            sink.publish(
+                StoreMeta(run.reserves.exchange, run.reserves.round, manifest.digest,
+                          _run_file(run.reserves, run.run_nonce))
+            )
+        except BaseException:
             os.rename(bundle_dir, tmp_bundle)
             raise
     except BaseException:
         shutil.rmtree(tmp_bundle, ignore_errors=True)
-        shutil.rmtree(tmp_packages, ignore_errors=True)
+        if sink is not None:
+            sink.abort()
         raise
     return manifest, n_packages
 
 
 def _write_asset(run: _Run, p: _ProvenAsset, out: Path) -> AssetEntry:
-    """Write one asset's three data files into ``out``; return its manifest entry."""
-    c = p.committed
+    """Write one asset's five data files into ``out``; return its manifest entry."""
+    t = p.tree
+    c = t.committed
     w, spec = c.leaves, c.leaves.spec
     names = data_file_names(spec.symbol)
-    leaves_body = np.hstack([w.ids, c.commitments]).tobytes()
-    if len(leaves_body) != w.count * LEAF_RECORD_SIZE:
-        raise WitnessError(f"{spec.symbol}: self-check failed: leaves file size")
+    chunks = w.chunks
     return AssetEntry(
         symbol=spec.symbol,
         decimals=spec.decimals,
@@ -498,73 +726,98 @@ def _write_asset(run: _Run, p: _ProvenAsset, out: Path) -> AssetEntry:
         den=run.den,
         leaf_count=w.count,
         chunk_size=w.m,
-        merkle_root=c.tree.root,
-        liabilities_commitment=c.C_L.to_bytes(),
+        merkle_root=t.merkle_root,
+        liabilities_commitment=t.C_L.to_bytes(),
         disclosed_liabilities=(w.liabilities, w.blinding_sum) if run.options.disclose_liabilities else None,
         leaves=_write_file(
-            out / names["leaves"], encode_header(MAGIC_LEAVES, w.count, LEAF_RECORD_SIZE), leaves_body
+            out / names["leaves"], encode_header(MAGIC_LEAVES, w.count, LEAF_RECORD_SIZE), c.records.tobytes()
         ),
         range_proofs=_write_file(
             out / names["range_proofs"],
-            encode_header(MAGIC_RANGE_PROOFS, len(p.range_proofs), range_record_size(w.m)),
+            encode_header(MAGIC_RANGE_PROOFS, chunks, range_record_size(w.m)),
             b"".join(p.range_proofs),
         ),
         solvency=_write_file(
             out / names["solvency"], encode_header(MAGIC_SOLVENCY, 1, SOLVENCY_RECORD_SIZE), p.solvency_proof
         ),
-        reserves_basis="declared" if run.wallets is None else run.wallets.basis,
+        reserves_basis=run.basis,
+        nodes=_write_file(
+            out / names["nodes"], encode_header(MAGIC_NODES, node_count(chunks), NODE_RECORD_SIZE), t.nodes.tobytes()
+        ),
+        node_proofs=_write_file(
+            out / names["node_proofs"],
+            encode_header(MAGIC_NODE_PROOFS, chunks - 1, node_proof_record_size()),
+            b"".join(p.node_proofs),
+        ),
     )
 
 
-def _write_packages(
-    run: _Run, assets: Sequence[_CommittedAsset], manifest: Manifest, out: Path, progress: Progress | None
-) -> int:
-    """Write one package per customer plus ``index.csv`` (customer id -> file). Returns the count.
+def _customer_positions(t: _TreeAsset) -> npt.NDArray[np.int64]:
+    """``position[row]``: the leaf position of ledger row ``row`` of the asset."""
+    w = t.committed.leaves
+    position = np.full(len(w.column), -1, dtype=np.int64)
+    real = np.nonzero(w.rows >= 0)[0]
+    position[w.rows[real]] = real
+    return position
 
-    File names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
-    secrets can find a customer's package by guessing ids; ``index.csv`` is the only map.
+
+def _write_packages(
+    run: _Run, assets: Sequence[_TreeAsset], manifest: Manifest, sink: PackageSink, progress: Progress | None
+) -> int:
+    """Add one package (format version 2) per customer to ``sink``, in customer-id order. Returns the count.
+
+    Names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
+    secrets can find a customer's package by guessing ids.
     """
-    holdings: dict[str, list[tuple[int, int, int]]] = {}
-    for a, c in enumerate(assets):
-        rows = c.leaves.rows
-        for position in np.nonzero(rows >= 0)[0].tolist():
-            row = int(rows[position])
-            holdings.setdefault(c.leaves.column.customer_id(row), []).append((a, row, position))
-    index_lines = ["customer_id,file"]
-    total = len(holdings)
-    for k, customer_id in enumerate(sorted(holdings)):
+    levels = [_chunk_levels(t.committed) for t in assets]
+    positions = [_customer_positions(t) for t in assets]
+    total = run.ledger.customers
+    for n, customer_id in enumerate(run.ledger.customer_ids()):
         entries = []
-        for a, row, position in holdings[customer_id]:
-            c = assets[a]
-            w = c.leaves
-            v_blinding, salt = run.secrets.leaf(w.spec.symbol, customer_id)
-            entries.append(
-                PackageEntry(
-                    asset=w.spec.symbol,
-                    decimals=w.spec.decimals,
-                    amount=int(w.column.amounts[row]),
-                    blinding=v_blinding,
-                    leaf_salt=salt,
-                    leaf_id=w.ids[position].tobytes(),
-                    leaf_index=position,
-                    leaf_count=w.count,
-                    merkle_root=c.tree.root,
-                    merkle_path=tuple(c.tree.path(position)),
-                )
-            )
-        package = Package(run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries))
-        name = run.secrets.package_name(customer_id)
-        _write_private(out / name, package.to_bytes())
-        quoted = '"' + customer_id.replace('"', '""') + '"'
-        index_lines.append(f"{quoted},{name}")
-        if progress and (k + 1) % 256 == 0:
-            progress("write", k + 1, total)
-    fd = os.open(out / "index.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("\n".join(index_lines) + "\n")
-    if progress:
-        progress("write", total, total)
+        for a, t in enumerate(assets):
+            w = t.committed.leaves
+            row = w.column.find(customer_id)
+            if row is None:
+                continue
+            entries.append(_package_entry(run, t, levels[a], int(positions[a][row]), customer_id, row))
+        package = Package(
+            run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries),
+            format_version=2,
+        )
+        sink.add(customer_id, run.secrets.package_name(customer_id), package.to_bytes())
+        if progress and ((n + 1) % 1024 == 0 or n + 1 == total):
+            progress("packages", n + 1, total)
     return total
+
+
+def _package_entry(
+    run: _Run, t: _TreeAsset, levels: Sequence[U8], position: int, customer_id: str, row: int
+) -> SumTreeEntry:
+    w = t.committed.leaves
+    v_blinding, salt = run.secrets.leaf(w.spec.symbol, customer_id)
+    in_chunk = tuple(levels[lv][(position >> lv) ^ 1].tobytes() for lv in range(len(levels) - 1))
+    k = position // w.m
+    if levels[-1][k].tobytes() != t.committed.chunk_roots[k]:
+        raise WitnessError(f"{w.spec.symbol}: self-check failed: chunk {k} root differs from the worker's")
+    node_path = tuple(
+        NodePathItem(t.nodes[step.sibling, :_POINT_SIZE].tobytes(), t.nodes[step.sibling, _POINT_SIZE:].tobytes())
+        for step in chunk_path(w.chunks, k)
+    )
+    return SumTreeEntry(
+        asset=w.spec.symbol,
+        decimals=w.spec.decimals,
+        amount=int(w.column.amounts[row]),
+        blinding=v_blinding,
+        leaf_salt=salt,
+        leaf_id=w.ids[position].tobytes(),
+        leaf_index=position,
+        leaf_count=w.count,
+        chunk_size=w.m,
+        merkle_root=t.merkle_root,
+        liabilities_commitment=t.C_L.to_bytes(),
+        chunk_path=in_chunk,
+        node_path=node_path,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -580,24 +833,41 @@ def write_bundle(
     options: ProveOptions = ProveOptions(),
     progress: Progress | None = None,
     wallets: ProvenReserves | None = None,
+    executor: Executor | None = None,
 ) -> ProveResult:
-    """Prove solvency for every asset and write the bundle and the customer packages.
+    """Prove solvency for every asset and write the bundle (format version 3) and the customer packages.
 
     With ``wallets`` (from :func:`prover.wallets.load_wallets`; ``reserves`` must be its
-    ``reserves``) the bundle is format version 2: it carries the wallet list, whose
-    digest every solvency proof binds. Without, version 1 with declared reserves.
+    ``reserves``) the bundle carries the wallet list, whose digest every solvency proof
+    binds; without, the reserves are declared. ``executor`` runs the tasks [default: a
+    local process pool of ``options.jobs`` workers]; the caller closes an executor it passes.
+    The work directory is removed when the run succeeds and kept (for ``--resume``) when it fails.
 
     Raises:
-        InputError: insolvent asset, bad options, or an output path that exists.
+        InputError: insolvent asset, bad options, an output path that exists, a work directory
+            that exists or (resuming) belongs to another run.
         WitnessError: an internal self-check failed (no output is written).
     """
     started = time.perf_counter()
     run = _read(ledger, reserves, master, bundle_dir, packages_dir, options, wallets)
-    prepared = _prepare(run)
-    committed = _commit(run, prepared, progress)
-    proven = _prove(run, committed, progress)
+    prepared = _prepare(run, progress)
+    own = executor is None
+    ex: Executor = executor or LocalPoolExecutor(
+        master, jobs=options.jobs, backend_name=run.backend.name, max_nm=_max_nm(prepared)
+    )
+    try:
+        committed = _commit(run, ex, prepared, progress)
+        trees = _tree(run, committed, progress)
+        proven = _prove(run, ex, trees, progress)
+    finally:
+        if own:
+            ex.close()
     manifest, n_packages = _write(run, proven, progress)
-    return ProveResult(run.bundle_dir, run.packages_dir, manifest, n_packages, time.perf_counter() - started)
+    run.workdir.remove()
+    return ProveResult(
+        run.bundle_dir, run.packages_dir, manifest, n_packages, time.perf_counter() - started,
+        tasks_run=run.workdir.written, tasks_reused=run.workdir.reused, leaves=sum(w.count for w in prepared),
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ packages directory) and can reproduce a run with it:
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_salt = OKM[64:96]
     dummy:  info = "dummy" || frame(S) || LE64(j)
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_id   = OKM[64:96]
+    proof entropy:  HKDF-Expand(PRK, "proof" || frame(S) || frame(kind) || LE64(index), 32)
     package names:  K_name = HKDF-Expand(PRK, "package name", 32)
                     file   = hex(HMAC-SHA256(K_name, frame(customer_id)))[0:32] || ".json"
 
@@ -59,6 +60,8 @@ _RUN_SALT_TAG: Final[bytes] = b"zk-solvency run v2"
 _LEAF_INFO_TAG: Final[bytes] = b"leaf"
 _DUMMY_INFO_TAG: Final[bytes] = b"dummy"
 _PACKAGE_NAME_INFO: Final[bytes] = b"package name"
+_PROOF_INFO_TAG: Final[bytes] = b"proof"
+_PROOF_KINDS: Final[frozenset[str]] = frozenset({"chunk", "node", "solvency"})
 _PACKAGE_NAME_HEX_DIGITS: Final[int] = 32
 _OKM_LEN: Final[int] = 96
 _BLINDING_BYTES: Final[int] = 64
@@ -211,6 +214,17 @@ class RunSecrets:
         """Return ``(v_blinding, leaf_id)`` of padding leaf ``j`` (``0 <= j < 2^64``) of asset ``symbol``."""
         okm = self._okm(_DUMMY_INFO_TAG + _text(symbol) + struct.pack("<Q", j))
         return _blinding(okm), okm[_BLINDING_BYTES:]
+
+    def proof_entropy(self, symbol: str, kind: str, index: int) -> bytes:
+        """Return the 32 bytes of entropy of one range proof (format version 3, ``docs/FORMAT.md`` §9).
+
+        ``kind`` is ``"chunk"`` (index ``k``), ``"node"`` (index: the split) or ``"solvency"``
+        (index 0). The prover's seed also binds the statement and the witness, so a proof
+        re-made for the same statement (a retried task, a resumed run) is the same bytes.
+        """
+        if kind not in _PROOF_KINDS or not 0 <= index < 1 << 64:
+            raise ValueError(f"unknown proof kind {kind!r} or index {index}")
+        return hkdf_expand(self._prk, _PROOF_INFO_TAG + _text(symbol) + _text(kind) + struct.pack("<Q", index), 32)
 
     def package_name(self, customer_id: str) -> str:
         """Return the file name of ``customer_id``'s package: a keyed HMAC, not guessable from the id."""

@@ -268,7 +268,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Round:
         "gen-ledger", "--customers", CUSTOMERS, "--assets", ",".join(ASSETS), "--seed", 3, "--out", root / "in"
     )))
     outputs["prove"] = printed(succeeded(solvency(  # with progress bars: they print too
-        "prove", "--ledger", ledger, "--reserves", reserves, "--secret", key, "--out", bundle,
+        "prove", "--packages-format", "dir", "--ledger", ledger, "--reserves", reserves, "--secret", key, "--out", bundle,
         "--packages", packages, "--chunk", CHUNK,
     )))
     master = key.read_bytes()
@@ -351,7 +351,7 @@ def test_disclosed_liabilities_are_the_only_secret_a_bundle_may_publish(made: Ro
     The run is reproduced with the fixture's run nonce, so its blindings are the ones the scanner knows.
     """
     bundle = tmp_path / "bundle"
-    succeeded(solvency("prove", "--ledger", made.ledger, "--reserves", made.reserves, "--secret", made.secret_file,
+    succeeded(solvency("prove", "--packages-format", "dir", "--ledger", made.ledger, "--reserves", made.reserves, "--secret", made.secret_file,
                        "--out", bundle, "--packages", tmp_path / "packages", "--chunk", CHUNK, "--quiet",
                        "--disclose-liabilities", "--run-nonce", made.run_nonce.hex()))
     found = {hit.split(": ")[0] for path in bundle.iterdir() for hit in made.scanner.find(path.read_bytes())}
@@ -419,7 +419,7 @@ def test_cli_output_holds_no_secret(made: Round) -> None:
 # Templates: {S} is a module sandbox of bad files, {T} a fresh per-test directory, {B} the real bundle,
 # {P} a real package, {D} the packages directory, {L}/{R}/{K} a good tiny ledger, reserves and secret.
 
-PROVE = ["prove", "--ledger", "{L}", "--reserves", "{R}", "--secret", "{K}", "--quiet"]
+PROVE = ["prove", "--packages-format", "dir", "--ledger", "{L}", "--reserves", "{R}", "--secret", "{K}", "--quiet"]
 PROVE_OUT = [*PROVE, "--out", "{T}/bundle", "--packages", "{T}/packages"]
 
 USER_ERRORS: list[tuple[str, list[str], int, str]] = [
@@ -492,7 +492,7 @@ USER_ERRORS: list[tuple[str, list[str], int, str]] = [
     ("prove-pad-to-negative", [*PROVE_OUT, "--pad-to", "-1"], EXIT_INPUT, "--pad-to"),
     ("prove-jobs-zero", [*PROVE_OUT, "--jobs", "0"], EXIT_USAGE, "--jobs"),
     ("prove-unknown-backend", [*PROVE_OUT, "--backend", "nope"], EXIT_INPUT, "backend"),
-    ("prove-missing-option", ["prove", "--ledger", "{L}"], EXIT_USAGE, "Missing option"),
+    ("prove-missing-option", ["prove", "--packages-format", "dir", "--ledger", "{L}"], EXIT_USAGE, "Missing option"),
     ("prove-unknown-option", [*PROVE_OUT, "--frobnicate"], EXIT_USAGE, "No such option"),
     ("prove-nul-in-ledger", [*PROVE_OUT, "--ledger", "{T}/a\x00b"], EXIT_USAGE, "null byte"),
     # verify
@@ -804,7 +804,7 @@ def test_corrupted_secret_file_is_refused_without_printing_it(made: Round, sandb
     }[content]
     key = tmp_path / "master.key"
     key.write_bytes(data)
-    result = solvency("prove", "--ledger", made.ledger, "--reserves", made.reserves, "--secret", key,
+    result = solvency("prove", "--packages-format", "dir", "--ledger", made.ledger, "--reserves", made.reserves, "--secret", key,
                       "--out", tmp_path / "b", "--packages", tmp_path / "p", "--quiet")
     assert_clean_exit(result, EXIT_INPUT)
     assert "master.key" in error_line(result) and "32 bytes" in error_line(result)
@@ -848,7 +848,7 @@ def test_refused_prove_with_the_real_master_prints_no_secret(made: Round, tmp_pa
         expected = "--pad-to"
     ledger.write_text(text, encoding="utf-8")
     reserves.write_text(json.dumps(doc), encoding="utf-8")
-    result = solvency("prove", "--ledger", ledger, "--reserves", reserves, "--secret", made.secret_file,
+    result = solvency("prove", "--packages-format", "dir", "--ledger", ledger, "--reserves", reserves, "--secret", made.secret_file,
                       "--out", out, "--packages", tmp_path / "packages", *extra)
     assert_clean_exit(result, EXIT_INPUT)
     assert expected in error_line(result)

@@ -133,7 +133,7 @@ def test_every_command_is_listed() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert names == {
         "", "demo", "keygen", "gen-ledger", "prove", "verify", "check", "inspect", "dev", "dev range-demo",
-        "reserves", "reserves message", "reserves sign",
+        "reserves", "reserves message", "reserves sign", "packages", "packages export",
     }
 
 

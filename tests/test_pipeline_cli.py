@@ -70,7 +70,7 @@ def refused(result: Result, code: int) -> str:
 
 def prove(ledger: Path, reserves: Path, secret: Path, out: Path, packages: Path, *extra: object) -> Result:
     return solvency(
-        "prove", "--ledger", ledger, "--reserves", reserves, "--secret", secret,
+        "prove", "--packages-format", "dir", "--ledger", ledger, "--reserves", reserves, "--secret", secret,
         "--out", out, "--packages", packages, "--quiet", *extra,
     )
 
@@ -379,7 +379,7 @@ def test_bad_input_with_progress_bars_is_still_a_clean_error(tmp_path: Path, sec
     (tmp_path / BOOK).write_text(HEADER + "alice,BTC,-1\n", encoding="utf-8")
     (tmp_path / VAULT).write_text(json.dumps(GOOD_RESERVES), encoding="utf-8")
     result = solvency(
-        "prove", "--ledger", tmp_path / BOOK, "--reserves", tmp_path / VAULT, "--secret", secret,
+        "prove", "--packages-format", "dir", "--ledger", tmp_path / BOOK, "--reserves", tmp_path / VAULT, "--secret", secret,
         "--out", tmp_path / "bundle", "--packages", tmp_path / "packages",
     )
     assert result.exit_code == EXIT_INPUT and isinstance(result.exception, SystemExit)

@@ -179,7 +179,7 @@ def test_cli_run_nonce_must_be_64_hex_digits(tmp_path: Path, value: str) -> None
     ledger, reserves = _inputs(tmp_path, BALANCES, "cli")
     (tmp_path / "master.key").write_bytes(MASTER)
     result = CliRunner().invoke(app, [
-        "prove", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(tmp_path / "master.key"),
+        "prove", "--packages-format", "dir", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(tmp_path / "master.key"),
         "--out", str(tmp_path / "b"), "--packages", str(tmp_path / "p"), "--quiet", "--run-nonce", value,
     ])
     assert result.exit_code == EXIT_USAGE, result.output
@@ -194,7 +194,7 @@ def test_cli_run_nonce_reproduces_a_run(tmp_path: Path) -> None:
 
     def prove(name: str, *extra: str) -> Path:
         result = CliRunner().invoke(app, [
-            "prove", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(key),
+            "prove", "--packages-format", "dir", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(key),
             "--out", str(tmp_path / name / "b"), "--packages", str(tmp_path / name / "p"), "--quiet", "--chunk", "4",
             "--no-verify", *extra,
         ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from circuits.backends import get_backend
 from circuits.errors import ProofError
 from cli.options import BackendOpt, QuietOpt, backend_name, parse_ratio
-from cli.output import out, progress_bars, shown
+from cli.output import err, out, progress_bars, shown
 
 __all__ = ["prove"]
 
@@ -21,7 +22,14 @@ def prove(
     ledger: Annotated[Path, typer.Option("--ledger", help="CSV: customer_id,asset,amount.")],
     secret: Annotated[Path, typer.Option("--secret", help="Master secret from `solvency keygen`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to create (must not exist).")],
-    packages: Annotated[Path, typer.Option("--packages", help="Private directory for customer packages.")],
+    packages: Annotated[
+        Path,
+        typer.Option(
+            "--packages",
+            help="Private package store to create: a SQLite database (docs/FORMAT.md §13), or a directory "
+            "with --packages-format dir.",
+        ),
+    ],
     wallets: Annotated[
         Path | None,
         typer.Option(
@@ -31,7 +39,7 @@ def prove(
     ] = None,
     reserves: Annotated[
         Path | None,
-        typer.Option("--reserves", help="Declared reserves JSON instead of --wallets (format version 1, unproven)."),
+        typer.Option("--reserves", help="Declared reserves JSON instead of --wallets (unproven)."),
     ] = None,
     include_attested: Annotated[
         bool,
@@ -47,6 +55,32 @@ def prove(
     verify_after: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Verify the bundle after writing it (self-check).")
     ] = True,
+    packages_format: Annotated[
+        str, typer.Option("--packages-format", help="sqlite (one database) or dir (one file per customer).")
+    ] = "sqlite",
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Private work directory of this run [default: OUT.work]; removed on success."),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the crashed run whose work directory this is (same inputs)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run the tasks on this Dask scheduler (tcp://HOST:PORT); its workers must hold the master "
+            "secret (README: distributed proving).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="local:N: start a Dask LocalCluster of N worker processes.")
+    ] = None,
+    created: Annotated[
+        str | None,
+        typer.Option("--created", help="The bundle's creation time YYYY-MM-DDTHH:MM:SSZ [default: now]."),
+    ] = None,
     backend: BackendOpt = None,
     quiet: QuietOpt = False,
     run_nonce: Annotated[
@@ -67,6 +101,21 @@ def prove(
 
     if (wallets is None) == (reserves is None):
         raise typer.BadParameter("give exactly one of --wallets (proven reserves) and --reserves (declared)")
+    if packages_format not in ("sqlite", "dir"):
+        raise typer.BadParameter("expected sqlite or dir", param_hint="--packages-format")
+    if resume is not None and workdir is not None and resume != workdir:
+        raise typer.BadParameter("--resume names the work directory; do not also give another --workdir",
+                                 param_hint="--resume")
+    if scheduler is not None and cluster is not None:
+        raise typer.BadParameter("give at most one of --scheduler and --cluster", param_hint="--cluster")
+    local_workers = None
+    if cluster is not None:
+        found = re.fullmatch(r"local:([1-9][0-9]{0,3})", cluster)
+        if found is None:
+            raise typer.BadParameter("expected local:N (N worker processes, 1 to 9999)", param_hint="--cluster")
+        local_workers = int(found.group(1))
+    if scheduler is not None and not re.fullmatch(r"(tcp|tls)://[^\s/]+:[0-9]{1,5}", scheduler):
+        raise typer.BadParameter("expected tcp://HOST:PORT (or tls://HOST:PORT)", param_hint="--scheduler")
     if include_attested and wallets is None:
         raise typer.BadParameter("--include-attested needs --wallets", param_hint="--include-attested")
     ratio = parse_ratio(min_ratio)
@@ -75,6 +124,8 @@ def prove(
     options = ProveOptions(
         chunk=chunk, pad_to=pad_to, min_ratio=ratio, disclose_liabilities=disclose_liabilities, jobs=jobs,
         backend_name=backend_name(backend), run_nonce=None if run_nonce is None else bytes.fromhex(run_nonce),
+        created=created, packages_format="dir" if packages_format == "dir" else "sqlite",
+        workdir=resume if resume is not None else workdir, resume=resume is not None,
     )
     master = load_secret(secret)
     proven = None
@@ -91,14 +142,38 @@ def prove(
     else:
         assert reserves is not None
         spec = load_reserves(reserves)
-    with progress_bars(not quiet) as progress:
-        rows = load_ledger(ledger, spec, progress=lambda n: progress("read", n, n))
-        result = write_bundle(rows, spec, master, out_dir, packages, options, progress=progress, wallets=proven)
+    executor = None
+    if scheduler is not None or local_workers is not None:
+        from prover.dask_executor import DaskExecutor
+
+        executor = DaskExecutor(
+            master, scheduler=scheduler, local_workers=local_workers, backend_name=options.backend_name,
+            max_nm=max(64 * chunk, 256),
+        )
+    work = options.workdir or out_dir.with_name(out_dir.name + ".work")
+    try:
+        with progress_bars(not quiet) as progress:
+            rows = load_ledger(ledger, spec, progress=lambda n: progress("read", n, n))
+            try:
+                result = write_bundle(
+                    rows, spec, master, out_dir, packages, options, progress=progress, wallets=proven,
+                    executor=executor,
+                )
+            except BaseException:
+                if os.path.isdir(work) and not out_dir.exists():
+                    err.print(f"the work directory {shown(work)} is kept: continue with --resume {shown(work)}")
+                raise
+    finally:
+        if executor is not None:
+            executor.close()
     out.print(
-        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, digest "
+        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, format 3, digest "
         f"{result.manifest.digest.hex()}) and {result.packages:,} customer packages to "
         f"{shown(packages)} in {result.seconds:.1f} s"
     )
+    if result.tasks_reused:
+        out.print(f"resumed: {result.tasks_reused:,} tasks reused from {shown(work)}")
+    out.print(f"throughput: {shown(progress.summary())}")
     if verify_after:
         from verifier import verify_bundle
 
@@ -106,13 +181,24 @@ def prove(
             verify_bundle(out_dir, backend=get_backend(options.backend_name))
         except ProofError as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
-            shutil.rmtree(packages, ignore_errors=True)
+            if packages.is_dir():
+                shutil.rmtree(packages, ignore_errors=True)
+            else:
+                packages.unlink(missing_ok=True)
             raise type(exc)(
                 f"self-check failed, outputs removed: {exc}", section=exc.section, file=exc.file, field=exc.field
             ) from exc
         out.print("self-check: the bundle verifies")
-    out.print(
-        "publish the bundle and its digest; send each customer their package from "
-        f"{shown(packages)} (index.csv maps customer ids to files) over a private channel; keep its "
-        "run.json (the run nonce) with the master secret to reproduce this run"
-    )
+    if packages_format == "dir":
+        out.print(
+            f"publish the bundle and its digest; send each customer their package from {shown(packages)} "
+            "(index.csv maps customer ids to files) over a private channel; keep its run.json (the run nonce) "
+            "with the master secret to reproduce this run"
+        )
+    else:
+        out.print(
+            f"publish the bundle and its digest; send each customer their package from the store "
+            f"{shown(packages)} (solvency packages export --store {shown(packages)} --customer-id ID --out FILE) "
+            "over a private channel; keep the store (its run record holds the run nonce) with the master "
+            "secret to reproduce this run"
+        )
