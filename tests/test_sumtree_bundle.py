@@ -30,7 +30,7 @@ from circuits.backends import get_backend
 from circuits.errors import FormatError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.limits import NODE_BITS
-from circuits.sumtree import PathStep, chunk_path, node_count, node_index_of, split_point, sum_nodes
+from circuits.sumtree import chunk_path, node_count, node_index_of, sum_nodes
 from cli.main import app
 from verifier.bundle import verify_bundle
 from verifier.inspect import inspect_bundle
@@ -82,9 +82,9 @@ def test_the_factory_numbering_is_the_library_numbering(chunks: int) -> None:
     for x, node in enumerate(order):
         assert node_index_of(node.start, node.size) == x
         if node.size > 1:
-            assert node.split == split_point(node.start, node.size)
+            assert 2 * node.split - 1 == x
     for k in range(chunks):
-        steps: list[PathStep] = chunk_path(chunks, k)
+        steps = chunk_path(chunks, k)
         assert [node_index_of(n.start, n.size) for n in spec_siblings(root, k)] == [s.sibling for s in steps]
     assert NODE_PROOF == 353 + 96 * ((2 * NODE_BITS).bit_length() - 1)
 

@@ -54,7 +54,7 @@ from circuits.group import Point
 from circuits.limits import MAX_PACKAGE_BYTES
 from circuits.manifest import AssetEntry, Manifest
 from circuits.merkle import MerkleAccumulator, leaf_hash, verify_merkle_path
-from circuits.package import PACKAGE_FORMAT_VERSION_SUM_TREE, Package, PackageEntry, SumTreeEntry
+from circuits.package import Package, PackageEntry, SumTreeEntry
 from verifier.bundle import (
     ChunkProgress,
     check_published_digest,
@@ -745,7 +745,7 @@ def check_package(
     try:
         package = read_package(Path(package_path))
         report.package_format_version = package.format_version
-        tree = package.format_version == PACKAGE_FORMAT_VERSION_SUM_TREE
+        tree = all(isinstance(e, SumTreeEntry) for e in package.entries)  # package format version 2
         if tree and bundle_path is not None:
             report.scope = "sum-tree"
             if own_chunk_only:

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import IO, Final, TypeVar
 
 from circuits.backends import GroupBackend
+from circuits.constants import POINT_SIZE
 from circuits.datafiles import (
     HEADER_SIZE,
     LEAF_RECORD_SIZE,
@@ -50,7 +51,7 @@ from circuits.group import Point
 from circuits.limits import MAX_MANIFEST_BYTES
 from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
 from circuits.proofs import RangeProof
-from circuits.sumtree import NODE_HASH_SIZE, NODE_RECORD_SIZE, node_count
+from circuits.sumtree import NODE_RECORD_SIZE, node_count
 
 __all__ = ["decode_leaf", "read_manifest"]
 
@@ -465,12 +466,12 @@ def decode_node(record: bytes, backend: GroupBackend, section: str, index: int) 
     """
     where = f"{section}[{index}]"
     try:
-        C = Point.from_bytes(record[: NODE_RECORD_SIZE - NODE_HASH_SIZE], backend)
+        C = Point.from_bytes(record[:POINT_SIZE], backend)
     except FormatError as exc:
         raise FormatError(
             f"{where}: commitment: {exc}", section=where, file=section, field=f"record {index}"
         ) from exc
-    return C, record[NODE_RECORD_SIZE - NODE_HASH_SIZE : NODE_RECORD_SIZE]
+    return C, record[POINT_SIZE:NODE_RECORD_SIZE]
 
 
 def decode_node_proof(record: bytes, backend: GroupBackend, asset: AssetEntry, split: int) -> RangeProof:
