@@ -1,7 +1,8 @@
 """What ``solvency verify`` says about reserves: the verdict sentence, the chains, the failing wallets.
 
 Every sentence states only what the run checked (``verifier.report.BundleReport``):
-reserves typed in by the exchange (format version 1) are called declared; reserves
+reserves typed in by the exchange (no wallet list: format version 1, or 3 without one) are called
+declared; reserves
 of a wallet list are those of the wallets whose proofs of control held, with
 balances "as stated by the exchange" unless a node confirmed them (``--eth-rpc``);
 attested entries are named on the verdict line whenever they count.
@@ -55,8 +56,10 @@ def verdict_sentence(report: BundleReport) -> str:
     core = (
         "every balance is committed and in [0, 2^64), and liabilities are covered at the ratio shown, for every asset"
     )
-    if report.format_version < 2:
-        return f"{core}, against reserves DECLARED by the exchange (format version 1: no wallet list, not proven)"
+    if report.sum_tree_checked:
+        core += " (every sum-tree node and its range proof checked)"
+    if report.reserves_declared:
+        return f"{core}, against reserves DECLARED by the exchange (no wallet list, not proven)"
     blocks = ", ".join(f"{c['chain']} block {c['height']}" for c in report.chains) or "no chain"
     node = all(c["balances"] == "node" for c in report.chains) and bool(report.chains)
     sentence = (
@@ -75,7 +78,7 @@ def verdict_sentence(report: BundleReport) -> str:
 
 def not_proven_sentence(report: BundleReport) -> str:
     """Return the sentence of what the run did not prove (plain text: the caller escapes it)."""
-    if report.format_version < 2:
+    if report.reserves_declared:
         return (
             "that the exchange holds these reserves (declared, not proven), and that no customer was left out "
             "(each customer must check their own package)"

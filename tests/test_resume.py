@@ -54,7 +54,7 @@ def _args(root: Path, out: str, packages: str, *extra: str, secret: Path | None 
         "--secret", str(secret or root / "master.key"), "--out", str(root / out),
         "--packages", str(root / packages),
         "--packages-format", "dir", "--chunk", "2", "--run-nonce", NONCE, "--created", CREATED, "--quiet",
-        "--no-verify", *extra,
+        *extra,
     ]
 
 

@@ -150,3 +150,14 @@ def test_prove_writes_a_sqlite_store_by_default_that_exports_to_the_directory_ru
     index = (tmp_path / "p2" / "index.csv").read_text().splitlines()
     name = next(line.rsplit(",", 1)[1] for line in index if line.startswith('"b ""q"""'))
     assert (tmp_path / "one.json").read_bytes() == (tmp_path / "p2" / name).read_bytes()
+    # The secrets (blindings, salts, the run nonce) are readable only through the store: mode 0600, and
+    # nowhere in the bundle, the command's output, or a leftover temporary or work file.
+    assert stat.S_IMODE((tmp_path / "p.db").stat().st_mode) == 0o600
+    secrets = [b"cd" * 32]
+    for path in (tmp_path / "exported").glob("[0-9a-f]*.json"):
+        for entry in json.loads(path.read_bytes())["entries"]:
+            secrets += [entry["blinding"].encode(), entry["leaf_salt"].encode()]
+    public = b"".join(p.read_bytes() for p in (tmp_path / "b1").iterdir()) + sql.output.encode()
+    assert len(secrets) == 7 and not [s for s in secrets if s in public]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "b1", "b2", "exported", "k", "ledger.csv", "one.json", "p.db", "p2", "reserves.json"]

@@ -80,3 +80,4 @@ def verify(
         out.print(line)
     out.print(f"[green bold]PASS[/]: {shown(verdict_sentence(report))} ({elapsed:.2f} s)")
     out.print(f"not proven: {shown(not_proven_sentence(report))}")
+    out.print(f"throughput: {shown(progress.summary())} (chunks of leaves and their proofs)")
