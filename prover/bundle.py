@@ -28,8 +28,10 @@ run's secrets and its statement, so the same run nonce and ``created`` give the 
 byte for byte, whichever workers ran which tasks.
 
 Self-checks: each worker's leaf ids must be the ones prepared here, each chunk's ``C_k`` must
-equal ``Com(v_k, r_k)`` from the sums kept here, each ``MTH_k`` the one recomputed here, and the
-root's commitment ``Com(L, sum of blindings)``.
+equal ``Com(v_k, r_k)`` from the sums kept here, each ``MTH_k`` the one recomputed here from the
+returned records, and the root's commitment ``Com(L, sum of blindings)``; the CLI then verifies the
+written bundle (``--verify``, the default), which also catches a proof a worker or a tampered work
+directory got wrong.
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ class _TreeAsset:
     merkle_root: bytes
     C_L: Point
     node_openings: tuple[tuple[int, Opening, Opening], ...] = field(repr=False)  # (split, left, right)
+    levels: tuple[U8, ...] = ()  # in-chunk hash levels (leaf hashes first), for the packages' chunk paths
 
 
 @dataclass(frozen=True)
@@ -552,6 +555,10 @@ def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | Non
     for a, c in enumerate(assets):
         w = c.leaves
         chunks = w.chunks
+        levels = _chunk_levels(c)
+        for k in range(chunks):
+            if levels[-1][k].tobytes() != c.chunk_roots[k]:
+                raise WitnessError(f"{w.spec.symbol}: self-check failed: chunk {k} root differs from its records")
         nodes = np.zeros((node_count(chunks), NODE_RECORD_SIZE), dtype=np.uint8)
         points: dict[int, Point] = {}
         hashes: dict[int, bytes] = {}
@@ -583,7 +590,7 @@ def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | Non
             raise WitnessError(f"{w.spec.symbol}: self-check failed: root commitment != Com(L, sum of blindings)")
         _read_only(nodes)
         node_openings.sort(key=lambda t: t[0])
-        out.append(_TreeAsset(c, nodes, merkle_root, C_L, tuple(node_openings)))
+        out.append(_TreeAsset(c, nodes, merkle_root, C_L, tuple(node_openings), tuple(levels)))
         if progress:
             progress("tree", a + 1, len(assets))
     return tuple(out)
@@ -769,7 +776,6 @@ def _write_packages(
     Names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
     secrets can find a customer's package by guessing ids.
     """
-    levels = [_chunk_levels(t.committed) for t in assets]
     positions = [_customer_positions(t) for t in assets]
     total = run.ledger.customers
     for n, customer_id in enumerate(run.ledger.customer_ids()):
@@ -779,7 +785,7 @@ def _write_packages(
             row = w.column.find(customer_id)
             if row is None:
                 continue
-            entries.append(_package_entry(run, t, levels[a], int(positions[a][row]), customer_id, row))
+            entries.append(_package_entry(run, t, int(positions[a][row]), customer_id, row))
         package = Package(
             run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries),
             format_version=2,
@@ -790,15 +796,12 @@ def _write_packages(
     return total
 
 
-def _package_entry(
-    run: _Run, t: _TreeAsset, levels: Sequence[U8], position: int, customer_id: str, row: int
-) -> SumTreeEntry:
+def _package_entry(run: _Run, t: _TreeAsset, position: int, customer_id: str, row: int) -> SumTreeEntry:
     w = t.committed.leaves
     v_blinding, salt = run.secrets.leaf(w.spec.symbol, customer_id)
+    levels = t.levels
     in_chunk = tuple(levels[lv][(position >> lv) ^ 1].tobytes() for lv in range(len(levels) - 1))
     k = position // w.m
-    if levels[-1][k].tobytes() != t.committed.chunk_roots[k]:
-        raise WitnessError(f"{w.spec.symbol}: self-check failed: chunk {k} root differs from the worker's")
     node_path = tuple(
         NodePathItem(t.nodes[step.sibling, :_POINT_SIZE].tobytes(), t.nodes[step.sibling, _POINT_SIZE:].tobytes())
         for step in chunk_path(w.chunks, k)

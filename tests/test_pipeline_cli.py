@@ -177,7 +177,8 @@ def test_e2e_prove_writes_bundle_and_packages(e2e: E2E) -> None:
     manifest = manifest_of(e2e.bundle)
     assert manifest["bundle_digest"] in out
     assert [a["symbol"] for a in manifest["assets"]] == ["BTC", "ETH", "USDT"]
-    expected = {"manifest.json"} | {f"{s}.{k}.bin" for s in DECIMALS for k in ("leaves", "rangeproofs", "solvency")}
+    kinds = ("leaves", "rangeproofs", "solvency", "nodes", "nodeproofs")
+    expected = {"manifest.json"} | {f"{s}.{k}.bin" for s in DECIMALS for k in kinds}
     assert {p.name for p in e2e.bundle.iterdir()} == expected
     # Atomic writes leave no temporary directories behind.
     assert_nothing_written(e2e.root, {"in", "master.key", "bundle", "packages"})
@@ -272,7 +273,7 @@ def test_e2e_check_several_customers_with_bundle(e2e: E2E) -> None:
         path = package_path(e2e.packages, cid)
         out = succeeded(solvency("check", path, "--bundle", e2e.bundle)).stdout
         assert out.startswith("PASS")
-        assert "solvency proof, with every" in out and "range proofs of all" in out
+        assert "sum nodes reaches the bundle's" in out and "The node proofs of the" in out
         report = json.loads(succeeded(solvency("check", path, "--bundle", e2e.bundle, "--json")).stdout)
         assert report["ok"] is True and report["with_bundle"] is True
         assert report["bundle_digest"] == manifest_of(e2e.bundle)["bundle_digest"]
@@ -281,8 +282,8 @@ def test_e2e_check_several_customers_with_bundle(e2e: E2E) -> None:
             assert entry["ok"] is True
             assert int(entry["amount"]) == parse_amount(rows[(cid, entry["asset"])], DECIMALS[entry["asset"]])
             names = {c["name"] for c in entry["checks"] if c["passed"]}
-            assert {"leaf id", "merkle path", "bundle digest", "leaf record", "range proofs",
-                    "solvency proof"} <= names
+            assert {"leaf id", "chunk path", "node path", "bundle digest", "leaf record", "chunk node",
+                    "sum tree path", "root", "chunk range proof", "node proofs", "solvency proof"} <= names
         # The report is public: it holds neither the blinding nor the salt.
         for entry in packages[cid]["entries"]:
             assert entry["blinding"] not in json.dumps(report) and entry["leaf_salt"] not in json.dumps(report)
@@ -379,7 +380,8 @@ def test_bad_input_with_progress_bars_is_still_a_clean_error(tmp_path: Path, sec
     (tmp_path / BOOK).write_text(HEADER + "alice,BTC,-1\n", encoding="utf-8")
     (tmp_path / VAULT).write_text(json.dumps(GOOD_RESERVES), encoding="utf-8")
     result = solvency(
-        "prove", "--packages-format", "dir", "--ledger", tmp_path / BOOK, "--reserves", tmp_path / VAULT, "--secret", secret,
+        "prove", "--packages-format", "dir", "--ledger", tmp_path / BOOK, "--reserves", tmp_path / VAULT,
+        "--secret", secret,
         "--out", tmp_path / "bundle", "--packages", tmp_path / "packages",
     )
     assert result.exit_code == EXIT_INPUT and isinstance(result.exception, SystemExit)
@@ -780,9 +782,10 @@ def test_resigned_tampered_range_proof_fails_naming_the_chunk(e2e: E2E, tampered
     btc = report["assets"][0]
     assert btc["symbol"] == "BTC" and btc["range_proofs_ok"] is False and btc["ok"] is False
 
-    # An exchange that re-issued packages naming the tampered bundle: every customer's check verifies
-    # all chunks and catches it; the quick --own-chunk-only check of a customer of another chunk is
-    # partial (exit 6) and says the other chunks were not checked.
+    # An exchange that re-issued packages naming the tampered bundle: the check of a customer of the
+    # tampered chunk catches it. A format-3 check reads only the customer's own chunk and path, so a
+    # customer of another chunk passes, and their verdict says the other chunks rest on
+    # `solvency verify` (which fails above); --own-chunk-only changes nothing for format 3.
     def forged(cid: str) -> Path:
         package = json.loads(package_path(e2e.packages, cid).read_bytes())
         package["bundle_digest"] = new_digest
@@ -793,10 +796,10 @@ def test_resigned_tampered_range_proof_fails_naming_the_chunk(e2e: E2E, tampered
     message = refused(solvency("check", forged(chunks[k][0]), "--bundle", tampered), EXIT_VERIFICATION)
     assert message.startswith(f"{section}: ")
     other = next(c for j, cs in sorted(chunks.items()) if j != k for c in cs)
-    message = refused(solvency("check", forged(other), "--bundle", tampered), EXIT_VERIFICATION)
-    assert message.startswith(f"{section}: ")
-    result = solvency("check", forged(other), "--bundle", tampered, "--own-chunk-only")
-    assert result.exit_code == EXIT_PARTIAL and "NOT checked" in result.stdout
+    result = succeeded(solvency("check", forged(other), "--bundle", tampered))
+    assert "does NOT prove that the other BTC chunks' range proofs hold" in result.stdout
+    result = succeeded(solvency("check", forged(other), "--bundle", tampered, "--own-chunk-only"))
+    assert "does NOT prove that the other BTC chunks' range proofs hold" in result.stdout
 
 
 # ---------------------------------------------------------------------------

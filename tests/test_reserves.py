@@ -52,7 +52,7 @@ def _rewrite_wallets(bundle: Path, mutate: Any) -> None:
 
 def test_v2_bundle_verifies_and_reports_reserves(made: dict[str, Any]) -> None:
     report = verify_bundle(made["bundle"])
-    assert report.ok and report.format_version == 2
+    assert report.ok and report.format_version == 3
     proven = made["proven"]
     for a in report.assets:
         assert a.reserves_basis == "wallets" and a.reserves_ok
@@ -66,7 +66,7 @@ def test_v2_bundle_verifies_and_reports_reserves(made: dict[str, Any]) -> None:
 
 def test_manifest_lists_wallets_and_the_digest_covers_them(made: dict[str, Any]) -> None:
     manifest = load_manifest(made["bundle"])
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["wallets"]["name"] == "wallets.json"
     assert all(a["reserves_basis"] == "wallets" for a in manifest["assets"])
 

@@ -72,7 +72,8 @@ def test_sign_then_prove_then_verify(flow: dict[str, Any]) -> None:
     again = solvency("reserves", "sign", "--wallets", work / "unsigned.json", "--keys", work / "wallet-keys.json",
                      "--out", work / "signed.json")
     assert again.exit_code == EXIT_INPUT  # never overwrites
-    proved = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--wallets", work / "signed.json", "--secret",
+    proved = solvency("prove", "--ledger", work / "ledger.csv", "--wallets", work / "signed.json",
+                      "--packages-format", "dir", "--secret",
                       work / "master.key", "--out", work / "bundle", "--packages", work / "pkg", "--quiet",
                       "--chunk", 8)
     assert proved.exit_code == EXIT_OK, proved.output
@@ -82,7 +83,7 @@ def test_sign_then_prove_then_verify(flow: dict[str, Any]) -> None:
     assert "solvent against reserves held in wallets the exchange proved it controls" in text
     assert "balances as stated by the exchange" in text and "borrowed" in text
     as_json = json.loads(solvency("verify", work / "bundle", "--json").stdout)
-    assert as_json["status"] == "pass" and as_json["format_version"] == 2
+    assert as_json["status"] == "pass" and as_json["format_version"] == 3
     for a in as_json["assets"]:
         assert a["reserves_basis"] == "wallets" and a["reserves_ok"] and a["wallet_count"] >= 1
         assert a["reserves"] == a["reserves_verified"]
@@ -96,17 +97,20 @@ def test_sign_then_prove_then_verify(flow: dict[str, Any]) -> None:
 
 def test_prove_needs_exactly_one_reserves_source(flow: dict[str, Any], tmp_path: Path) -> None:
     work = flow["work"]
-    both = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--wallets", work / "wallets.json", "--reserves",
+    both = solvency("prove", "--ledger", work / "ledger.csv", "--wallets", work / "wallets.json",
+                    "--packages-format", "dir", "--reserves",
                     work / "reserves.json", "--secret", work / "master.key", "--out", tmp_path / "b",
                     "--packages", tmp_path / "p")
-    neither = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--secret", work / "master.key", "--out",
+    neither = solvency("prove", "--ledger", work / "ledger.csv", "--secret", work / "master.key",
+                       "--packages-format", "dir", "--out",
                        tmp_path / "b", "--packages", tmp_path / "p")
     assert both.exit_code == neither.exit_code == EXIT_USAGE
 
 
 def test_unsigned_wallets_are_refused_at_prove_time(flow: dict[str, Any], tmp_path: Path) -> None:
     work = flow["work"]
-    result = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--wallets", work / "unsigned.json", "--secret",
+    result = solvency("prove", "--ledger", work / "ledger.csv", "--wallets", work / "unsigned.json",
+                      "--packages-format", "dir", "--secret",
                       work / "master.key", "--out", tmp_path / "b", "--packages", tmp_path / "p", "--quiet")
     assert result.exit_code == EXIT_INPUT
     assert "unsigned.json: line " in result.stderr and "signature" in result.stderr
@@ -120,7 +124,8 @@ def test_wallets_holding_less_than_the_liabilities_are_refused(flow: dict[str, A
     kept.append(next(w for w in doc["wallets"] if w["asset"] == first))
     doc["wallets"] = kept
     (tmp_path / "short.json").write_text(json.dumps(doc))
-    result = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--wallets", tmp_path / "short.json", "--secret",
+    result = solvency("prove", "--ledger", work / "ledger.csv", "--wallets", tmp_path / "short.json",
+                      "--packages-format", "dir", "--secret",
                       work / "master.key", "--out", tmp_path / "b", "--packages", tmp_path / "p", "--quiet")
     assert result.exit_code == EXIT_INPUT
     assert f"insolvent for {first}" in result.stderr
@@ -154,7 +159,8 @@ def test_include_attested_is_named_on_the_verdict_line(flow: dict[str, Any], tmp
     doc["attested"] = [{"asset": doc["assets"][0]["symbol"], "custodian": "Trust Bank AG", "account": "cust-1",
                         "balance": "12345", "document_sha256": "cd" * 32}]
     (tmp_path / "att.json").write_text(json.dumps(doc))
-    result = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--wallets", tmp_path / "att.json", "--secret",
+    result = solvency("prove", "--ledger", work / "ledger.csv", "--wallets", tmp_path / "att.json",
+                      "--packages-format", "dir", "--secret",
                       work / "master.key", "--out", tmp_path / "b", "--packages", tmp_path / "p", "--quiet",
                       "--include-attested", "--no-verify")
     assert result.exit_code == EXIT_OK, result.output
@@ -163,7 +169,8 @@ def test_include_attested_is_named_on_the_verdict_line(flow: dict[str, Any], tmp
     verdict = next(line for line in verified.stdout.splitlines() if line.startswith("PASS"))
     assert "INCLUDING ATTESTED" in " ".join(verified.stdout.split())
     assert verdict
-    plain = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--reserves", work / "reserves.json",
+    plain = solvency("prove", "--ledger", work / "ledger.csv", "--reserves", work / "reserves.json",
+                     "--packages-format", "dir",
                      "--include-attested", "--secret", work / "master.key", "--out", tmp_path / "b2",
                      "--packages", tmp_path / "p2")
     assert plain.exit_code == EXIT_USAGE
@@ -171,7 +178,8 @@ def test_include_attested_is_named_on_the_verdict_line(flow: dict[str, Any], tmp
 
 def test_a_declared_bundle_says_declared(flow: dict[str, Any], tmp_path: Path) -> None:
     work = flow["work"]
-    result = solvency("prove", "--packages-format", "dir", "--ledger", work / "ledger.csv", "--reserves", work / "reserves.json", "--secret",
+    result = solvency("prove", "--ledger", work / "ledger.csv", "--reserves", work / "reserves.json",
+                      "--packages-format", "dir", "--secret",
                       work / "master.key", "--out", tmp_path / "b", "--packages", tmp_path / "p", "--quiet",
                       "--no-verify")
     assert result.exit_code == EXIT_OK

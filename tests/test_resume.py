@@ -157,3 +157,63 @@ def test_resume_refuses_a_directory_that_is_not_a_work_directory(tmp_path: Path)
     (tmp_path / "elsewhere").mkdir()
     result = runner.invoke(app, _args(tmp_path, "bundle", "packages", "--resume", str(tmp_path / "elsewhere")))
     assert result.exit_code == EXIT_INPUT and "not a work directory" in result.stderr
+
+
+class _DiesAt:
+    """Runs tasks in this process until the ``fail_at``-th call of ``run`` (0-based), then dies."""
+
+    def __init__(self, master: bytes, fail_at: int) -> None:
+        from prover.executor import LocalPoolExecutor
+
+        self.inner = LocalPoolExecutor(master, jobs=1, backend_name=None, max_nm=256)
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def run(self, tasks: object, on_result: object) -> None:
+        if self.calls == self.fail_at:
+            raise KeyboardInterrupt
+        self.calls += 1
+        self.inner.run(tasks, on_result)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _crashed_at(tmp_path: Path, fail_at: int) -> Path:
+    """A work directory after a run died at executor pass ``fail_at`` (0 commit, 1 chunk proofs, 2 nodes)."""
+    _write_inputs(tmp_path)
+    from prover.bundle import ProveOptions, write_bundle
+    from prover.ledger import load_ledger
+    from prover.reserves import load_reserves
+
+    spec = load_reserves(tmp_path / "reserves.json")
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        write_bundle(load_ledger(tmp_path / "ledger.csv", spec), spec, bytes(range(32)), tmp_path / "bundle",
+                     tmp_path / "packages", ProveOptions(chunk=2, workdir=work, run_nonce=bytes.fromhex(NONCE),
+                                                         created=CREATED), executor=_DiesAt(bytes(range(32)), fail_at))
+    return work
+
+
+def test_a_tampered_commit_result_in_the_work_directory_is_caught(tmp_path: Path) -> None:
+    work = _crashed_at(tmp_path, 1)
+    victim = sorted((work / "results").iterdir())[3]
+    data = bytearray(victim.read_bytes())
+    data[40] ^= 1  # inside the first leaf's commitment
+    victim.write_bytes(bytes(data))
+    result = runner.invoke(app, _args(tmp_path, "bundle", "packages", "--resume", str(work)))
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert "self-check failed" in result.stderr and not (tmp_path / "bundle").exists()
+
+
+def test_a_tampered_proof_result_in_the_work_directory_is_caught_by_the_self_check(tmp_path: Path) -> None:
+    work = _crashed_at(tmp_path, 2)
+    sizes = {p: p.stat().st_size for p in (work / "results").iterdir()}
+    proof = next(p for p, size in sorted(sizes.items()) if size == 353 + 96 * 7)  # a chunk proof of m = 2
+    data = bytearray(proof.read_bytes())
+    data[-5] ^= 1
+    proof.write_bytes(bytes(data))
+    result = runner.invoke(app, _args(tmp_path, "bundle", "packages", "--resume", str(work)))
+    assert result.exit_code in (1, 3), result.output
+    assert "self-check failed, outputs removed" in result.stderr
+    assert not (tmp_path / "bundle").exists() and not (tmp_path / "packages").exists()

@@ -122,7 +122,7 @@ def test_the_run_nonce_is_kept_private_and_is_nowhere_in_the_bundle(tmp_path: Pa
     assert len(nonce) == 32
     needles = [nonce, nonce[::-1], nonce.hex().encode(), nonce.hex().upper().encode()]
     files = list(result.bundle_dir.iterdir())
-    assert len(files) == 4  # manifest and three data files
+    assert len(files) == 6  # manifest and five data files (format 3)
     files += [p for p in result.packages_dir.iterdir() if p.name != RUN_FILE_NAME]
     for path in files:
         data = path.read_bytes()
@@ -179,7 +179,8 @@ def test_cli_run_nonce_must_be_64_hex_digits(tmp_path: Path, value: str) -> None
     ledger, reserves = _inputs(tmp_path, BALANCES, "cli")
     (tmp_path / "master.key").write_bytes(MASTER)
     result = CliRunner().invoke(app, [
-        "prove", "--packages-format", "dir", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(tmp_path / "master.key"),
+        "prove", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(tmp_path / "master.key"),
+        "--packages-format", "dir",
         "--out", str(tmp_path / "b"), "--packages", str(tmp_path / "p"), "--quiet", "--run-nonce", value,
     ])
     assert result.exit_code == EXIT_USAGE, result.output
@@ -194,7 +195,8 @@ def test_cli_run_nonce_reproduces_a_run(tmp_path: Path) -> None:
 
     def prove(name: str, *extra: str) -> Path:
         result = CliRunner().invoke(app, [
-            "prove", "--packages-format", "dir", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(key),
+            "prove", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(key),
+            "--packages-format", "dir",
             "--out", str(tmp_path / name / "b"), "--packages", str(tmp_path / name / "p"), "--quiet", "--chunk", "4",
             "--no-verify", *extra,
         ])

@@ -299,7 +299,9 @@ def test_sum_tree_hashes_and_node_context_by_behaviour() -> None:
         _bytes("tag_sum_node_hash") + C + left + right
     ).digest()
     root = b"\x66" * 32
-    node = NodeStatement(exchange="Ex", round="R1", symbol="BTC", leaf_count=64, chunk_size=4, split=8, merkle_root=root)
+    node = NodeStatement(
+        exchange="Ex", round="R1", symbol="BTC", leaf_count=64, chunk_size=4, split=8, merkle_root=root
+    )
     assert node.context() == (
         _bytes("tag_node_context") + _frame(b"Ex") + _frame(b"R1") + _frame(b"BTC")
         + _le64(64) + _le64(4) + _le64(8) + root

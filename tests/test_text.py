@@ -196,7 +196,8 @@ def test_cli_prove_exits_4_on_a_forbidden_character_in_its_input(tmp_path: Path,
     ledger = _ledger_with(tmp_path / "ledger.csv", f"b{char}ob" if where == "customer_id" else "bob")
     result = runner.invoke(
         app,
-        ["prove", "--packages-format", "dir", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(secret),
+        ["prove", "--ledger", str(ledger), "--reserves", str(reserves), "--secret", str(secret),
+         "--packages-format", "dir",
          "--out", str(tmp_path / "bundle"), "--packages", str(tmp_path / "packages"), "--quiet"],
     )
     assert result.exit_code == EXIT_INPUT, result.output
