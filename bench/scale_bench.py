@@ -83,6 +83,9 @@ def one_size(solvency: str, n: int, chunk: int, jobs: int | None, seed: int) -> 
         run([solvency, "packages", "export", "--store", "packages.sqlite", "--customer-id", customer,
              "--out", "package.json"], work)
         check_s, check_rss, _ = run([solvency, "check", "package.json", "--bundle", "bundle"], work)
+        _, _, check_json = run([solvency, "check", "package.json", "--bundle", "bundle", "--json"], work)
+        check_report = json.loads(check_json[: check_json.rindex("}") + 1])
+        check_bytes_read = sum(sum((e.get("bytes_read") or {}).values()) for e in check_report["entries"])
         bundle_bytes = sum(f.stat().st_size for f in (work / "bundle").iterdir())
         package_bytes = (work / "package.json").stat().st_size
         store_bytes = (work / "packages.sqlite").stat().st_size
@@ -96,6 +99,7 @@ def one_size(solvency: str, n: int, chunk: int, jobs: int | None, seed: int) -> 
         "prove_s": round(prove_s, 2),
         "verify_s": round(verify_s, 2),
         "check_s": round(check_s, 3),
+        "check_bytes_read": check_bytes_read,
         "peak_rss_mb": round(max(prove_rss, verify_rss, check_rss), 1),
         "prove_peak_rss_mb": round(prove_rss, 1),
         "verify_peak_rss_mb": round(verify_rss, 1),

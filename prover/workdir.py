@@ -121,7 +121,10 @@ class WorkDir:
                 f"{path}: the ledger, reserves, wallets or options differ from the run being resumed",
                 section="--resume",
             )
-        (path / _RESULTS).mkdir(mode=0o700, exist_ok=True)
+        results = path / _RESULTS
+        results.mkdir(mode=0o700, exist_ok=True)
+        for stale in results.glob(".*.tmp-*"):  # a result half-written when the run died
+            stale.unlink(missing_ok=True)
         return cls(path, record)
 
     def _result_path(self, digest: str) -> Path:
