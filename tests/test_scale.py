@@ -1,9 +1,9 @@
 """Scale: peak memory of ``solvency prove`` at 2^16 customers stays within the README's table (``-m slow``).
 
 The README's memory table (issue 10) gives what grows with N: the leaf records, ids and amounts in
-numpy arrays, the in-chunk hashes for the packages, and the transient customer-id set, about 0.6 KB
-per customer on top of a fixed ~60 MB (interpreter, generators, worker processes are separate). The
-bound below is that table's figure at 2^16 with a 1.5x margin, so a return to per-customer Python
+numpy arrays, the in-chunk hashes for the packages, and the transient customer-id set, about 0.5 KB
+per customer on top of a fixed ~60 MB (interpreter, generators; worker processes are separate). The
+bound below is that table's figure at 2^16 (91 MB) with a margin, so a return to per-customer Python
 objects (the old writer kept about 1.6 KB per customer) fails it. It measures the largest single
 process (``ru_maxrss`` of the children: the coordinator or one worker), never time.
 """
@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CUSTOMERS = 1 << 16
-#: MB: the README table's coordinator peak at 2^16 (about 100 MB) times 1.5.
+#: MB: the README table's coordinator peak at 2^16 (91 MB) with a 1.6x margin.
 PEAK_RSS_BOUND_MB = 150
 
 
