@@ -40,6 +40,35 @@ PACKAGE_FORMAT_VERSION: Final[int] = 1
 PACKAGE_FORMAT_VERSION_SUM_TREE: Final[int] = 2
 
 
+def _leaf_json(e: PackageEntry | SumTreeEntry) -> dict[str, Any]:
+    """The keys both entry versions share, in their order: the leaf's opening, salt, id and position."""
+    return {
+        "asset": e.asset,
+        "decimals": e.decimals,
+        "amount": str(e.amount),
+        "blinding": e.blinding.to_bytes(32, "little").hex(),
+        "leaf_salt": e.leaf_salt.hex(),
+        "leaf_id": e.leaf_id.hex(),
+        "leaf_index": e.leaf_index,
+        "leaf_count": e.leaf_count,
+    }
+
+
+def _parse_leaf(f: Fields) -> tuple[str, int, int, int, bytes, bytes, int, int]:
+    """Validate the fields both entry versions share: asset, decimals, amount, blinding, salt, id, count, index."""
+    asset = f.text("asset", 16, SYMBOL_RE)
+    decimals = f.integer("decimals", 0, MAX_DECIMALS)
+    amount = f.uint_str("amount", 1 << RANGE_BITS)
+    blinding = int.from_bytes(f.hexbytes("blinding", 32), "little")
+    if blinding >= GROUP_ORDER:
+        f.fail("blinding", "scalar is not canonical")
+    salt = f.hexbytes("leaf_salt", 32)
+    lid = f.hexbytes("leaf_id", 32)
+    leaf_count = f.integer("leaf_count", 1, MAX_LEAVES)
+    index = f.integer("leaf_index", 0, leaf_count - 1)
+    return asset, decimals, amount, blinding, salt, lid, leaf_count, index
+
+
 @dataclass(frozen=True)
 class PackageEntry:
     """One asset of a customer package (§8). Holds secrets: never log it."""
@@ -61,14 +90,7 @@ class PackageEntry:
     def to_json(self) -> dict[str, Any]:
         """Return the package representation."""
         return {
-            "asset": self.asset,
-            "decimals": self.decimals,
-            "amount": str(self.amount),
-            "blinding": self.blinding.to_bytes(32, "little").hex(),
-            "leaf_salt": self.leaf_salt.hex(),
-            "leaf_id": self.leaf_id.hex(),
-            "leaf_index": self.leaf_index,
-            "leaf_count": self.leaf_count,
+            **_leaf_json(self),
             "merkle_root": self.merkle_root.hex(),
             "merkle_path": [p.hex() for p in self.merkle_path],
         }
@@ -76,16 +98,7 @@ class PackageEntry:
     @classmethod
     def parse(cls, f: Fields) -> PackageEntry:
         """Validate one package entry."""
-        asset = f.text("asset", 16, SYMBOL_RE)
-        decimals = f.integer("decimals", 0, MAX_DECIMALS)
-        amount = f.uint_str("amount", 1 << RANGE_BITS)
-        blinding = int.from_bytes(f.hexbytes("blinding", 32), "little")
-        if blinding >= GROUP_ORDER:
-            f.fail("blinding", "scalar is not canonical")
-        salt = f.hexbytes("leaf_salt", 32)
-        lid = f.hexbytes("leaf_id", 32)
-        leaf_count = f.integer("leaf_count", 1, MAX_LEAVES)
-        index = f.integer("leaf_index", 0, leaf_count - 1)
+        asset, decimals, amount, blinding, salt, lid, leaf_count, index = _parse_leaf(f)
         root = f.hexbytes("merkle_root", 32)
         path = f.hex32_items("merkle_path", 64)
         f.done()
@@ -135,14 +148,7 @@ class SumTreeEntry:
     def to_json(self) -> dict[str, Any]:
         """Return the package representation (§8, package format version 2)."""
         return {
-            "asset": self.asset,
-            "decimals": self.decimals,
-            "amount": str(self.amount),
-            "blinding": self.blinding.to_bytes(32, "little").hex(),
-            "leaf_salt": self.leaf_salt.hex(),
-            "leaf_id": self.leaf_id.hex(),
-            "leaf_index": self.leaf_index,
-            "leaf_count": self.leaf_count,
+            **_leaf_json(self),
             "chunk_size": self.chunk_size,
             "merkle_root": self.merkle_root.hex(),
             "liabilities_commitment": self.liabilities_commitment.hex(),
@@ -157,16 +163,7 @@ class SumTreeEntry:
         The path lengths are fixed by ``leaf_index``, ``leaf_count`` and ``chunk_size``; a path of
         another length is malformed (section ``...chunk_path`` or ``...node_path``).
         """
-        asset = f.text("asset", 16, SYMBOL_RE)
-        decimals = f.integer("decimals", 0, MAX_DECIMALS)
-        amount = f.uint_str("amount", 1 << RANGE_BITS)
-        blinding = int.from_bytes(f.hexbytes("blinding", 32), "little")
-        if blinding >= GROUP_ORDER:
-            f.fail("blinding", "scalar is not canonical")
-        salt = f.hexbytes("leaf_salt", 32)
-        lid = f.hexbytes("leaf_id", 32)
-        leaf_count = f.integer("leaf_count", 1, MAX_LEAVES)
-        index = f.integer("leaf_index", 0, leaf_count - 1)
+        asset, decimals, amount, blinding, salt, lid, leaf_count, index = _parse_leaf(f)
         m = f.integer("chunk_size", 1, MAX_CHUNK)
         if m & (m - 1) or leaf_count % m:
             f.fail("chunk_size", "must be a power of two dividing leaf_count")
