@@ -84,7 +84,15 @@ from circuits.merkle import leaf_hash, node_hash
 from circuits.package import NodePathItem, Package, SumTreeEntry
 from circuits.relations import Opening
 from circuits.statements import SolvencyStatement
-from circuits.sumtree import NODE_RECORD_SIZE, chunk_node_hash, chunk_path, node_count, sum_node_hash, sum_nodes
+from circuits.sumtree import (
+    NODE_RECORD_SIZE,
+    chunk_node_hash,
+    chunk_path,
+    node_count,
+    node_index_of,
+    sum_node_hash,
+    sum_nodes,
+)
 from prover.executor import Executor, LocalPoolExecutor
 from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
@@ -571,8 +579,7 @@ def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | Non
             openings[2 * k] = w.chunk_openings[k]
         node_openings = []
         for node in sum_nodes(chunks):
-            left = 2 * node.left[0] if node.left[1] == 1 else 2 * _split(node.left) - 1
-            right = 2 * node.right[0] if node.right[1] == 1 else 2 * _split(node.right) - 1
+            left, right = node_index_of(*node.left), node_index_of(*node.right)
             C = points[left] + points[right]
             encoded = C.to_bytes()
             h = sum_node_hash(encoded, hashes[left], hashes[right])
@@ -594,11 +601,6 @@ def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | Non
         if progress:
             progress("tree", a + 1, len(assets))
     return tuple(out)
-
-
-def _split(subtree: tuple[int, int]) -> int:
-    start, size = subtree
-    return start + (1 << ((size - 1).bit_length() - 1))
 
 
 # ---------------------------------------------------------------------------
