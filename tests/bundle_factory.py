@@ -175,6 +175,7 @@ class MadeBundle:
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     leaves: dict[str, list[Leaf]] = field(default_factory=dict)
     margin: MarginOutcome | None = None
+    forged: dict[str, list[str]] = field(default_factory=dict)  # per asset: the spot proofs forged (v3, v4)
 
     def write_package(self, customer: str, dest: Path) -> Path:
         dest.write_text(json.dumps(self.packages[customer]))
@@ -480,6 +481,7 @@ class TreeAsset:
     root_node: TreeNode
     files: dict[str, tuple[str, bytes]]
     obj: dict[str, Any]
+    forged: list[str] = field(default_factory=list)  # "chunk <k>", "node <j>", "solvency": proofs forged
 
     @property
     def root(self) -> bytes:
@@ -545,12 +547,15 @@ def _tree_asset(
     root = root_node.H
     in_order = spec_in_order(root_node)
 
+    forged: list[str] = []
     proofs = []
     for k in range(n_chunks):
         chunk = leaves[k * m : (k + 1) * m]
         ctx = spec_chunk_context(exchange, round_label, S, n_leaves, m, k, root) + context_suffix
         statement = RangeStatement(tuple(Point.from_bytes(leaf.V, be) for leaf in chunk), 64, ctx)
-        proofs.append(prove_or_forge(statement, [(leaf.amount, leaf.blinding) for leaf in chunk], rng, forge)[0])
+        proof, was_forged = prove_or_forge(statement, [(leaf.amount, leaf.blinding) for leaf in chunk], rng, forge)
+        proofs.append(proof)
+        forged += [f"chunk {k}"] * was_forged
     node_proofs: dict[int, bytes] = {}
     for node in in_order:
         if node.left is None or node.right is None:
@@ -558,7 +563,9 @@ def _tree_asset(
         ctx = spec_node_context(exchange, round_label, S, n_leaves, m, node.split, root) + context_suffix
         children = (node.left, node.right)
         statement = RangeStatement(tuple(Point.from_bytes(c.C, be) for c in children), 128, ctx)
-        node_proofs[node.split] = prove_or_forge(statement, [(c.value, c.blinding) for c in children], rng, forge)[0]
+        proof, was_forged = prove_or_forge(statement, [(c.value, c.blinding) for c in children], rng, forge)
+        node_proofs[node.split] = proof
+        forged += [f"node {node.split}"] * was_forged
 
     L, blinding_sum = root_node.value, root_node.blinding
     num, den = spec.ratio
@@ -571,7 +578,10 @@ def _tree_asset(
         surplus, surplus_blinding = den * spec.reserves - num * L, -num * blinding_sum
     else:
         ctx, V_s, surplus, surplus_blinding = solvency(ctx, C_L, L, blinding_sum)
-    solvency_proof = prove_or_forge(RangeStatement((V_s,), 128, ctx), [(surplus, surplus_blinding)], rng, forge)[0]
+    solvency_proof, was_forged = prove_or_forge(
+        RangeStatement((V_s,), 128, ctx), [(surplus, surplus_blinding)], rng, forge
+    )
+    forged += ["solvency"] * was_forged
     node_proof_size = 353 + 96 * 8
     files = {
         "leaves": (
@@ -609,7 +619,7 @@ def _tree_asset(
         "disclosed_liabilities": disclosed,
         "files": {},
     }
-    return TreeAsset(spec, leaves, hashes, root_node, files, obj)
+    return TreeAsset(spec, leaves, hashes, root_node, files, obj, forged)
 
 
 def _write_files(out: Path, asset: TreeAsset) -> None:
@@ -904,6 +914,24 @@ def spec_margin_digest(
     return hashlib.sha256(data).digest()
 
 
+def manifest_margin_digest(manifest: dict[str, Any]) -> bytes:
+    """§14.3: ``margin_digest`` computed from a manifest's ``margin`` object and asset decimals (for tampering)."""
+    margin = manifest["margin"]
+    decimals = {a["symbol"]: a["decimals"] for a in manifest["assets"]}
+    types = margin["collateral_types"]
+    return spec_margin_digest(
+        margin["value_decimals"], margin["slots"], margin["tiers"], margin["accounts"], types,
+        [
+            (
+                a["symbol"], decimals[a["symbol"]], int(a["price"]),
+                [[(None if t["up_to"] is None else int(t["up_to"]), t["ratio"]) for t in a["haircuts"][k]]
+                 for k in types],
+            )
+            for a in margin["assets"]
+        ],
+    )
+
+
 def spec_value_list(
     record: MarginRecordInfo,
     points: dict[str, Any],
@@ -1071,6 +1099,9 @@ def make_margin_bundle(
         x = Delta * sum(h for sw in witnesses for h, _ in sw.haircuts) - sum(
             100 * prices[sw.asset] * (Delta // 10 ** decimals[sw.asset]) * sw.debt[0] for sw in witnesses
         )
+        # The excess as the verifier's points define it, mod r; a cheater splits its smallest representative.
+        x %= GROUP_ORDER
+        x = x - GROUP_ORDER if x > GROUP_ORDER // 2 else x
         lo = x % TWO_64 if lo_claim is None else lo_claim
         lo_blinding = seeded_scalar(seed, b"margin blinding lo", rid)
         rec = MarginRecordInfo(j, rid, customer, salt, witnesses, (lo, lo_blinding), x)
@@ -1163,6 +1194,7 @@ def make_margin_bundle(
         )
         asset_objs.append(asset.obj)
         tree_assets[spec.symbol] = asset
+        made.forged[spec.symbol] = asset.forged
         made.leaves[spec.symbol] = asset.leaves
 
     # The margin proofs: one record of popcount(Q) parts per account.
