@@ -93,7 +93,8 @@ DUMMY_RESERVES = {"BTC": BTC, "JUNK": 10**9 + 500}
 
 
 def _dummy_account(**junk: object) -> AccountSpec:
-    return AccountSpec(DUMMY, [SlotSpec("BTC", debt=2 * BTC), SlotSpec("JUNK", **{"collateral": {"loan": 10**9}, **junk})])
+    junk_slot = SlotSpec("JUNK", **{"collateral": {"loan": 10**9}, **junk})
+    return AccountSpec(DUMMY, [SlotSpec("BTC", debt=2 * BTC), junk_slot])
 
 
 def _dummy_bundle(root: Path, name: str, account: AccountSpec | None, forge: str = "low_bits") -> MadeBundle:
