@@ -554,3 +554,74 @@ def test_v4_chunk_node_and_solvency_contexts() -> None:
     for partial in ({"margin_digest": digest}, {"C_D": C_D}, {"margin_digest": digest, "margin_root": margin_root}):
         with pytest.raises(ParameterError):
             dataclasses.replace(v3, **partial)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# Range proofs over a real value list (prover/range_proof.py, verifier/range_proof.py)
+
+TINY = dict(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(10, 100), Tier(20, 90), Tier(None, 50))),))
+
+
+def _prove_account(p: MarginParams, amounts: Sequence[SlotAmounts], account: int = 1):
+    from prover.range_proof import create_range_proof
+
+    pc = PedersenGens.default(get_backend("fast"))
+    pairs, leaf_blindings, leaves, lo, record = _account(p, pc, amounts, f"tiny {account}")
+    points = value_list(p, record, leaves, pc)
+    openings = value_openings(p, pairs, leaf_blindings, lo)
+    root = b"\x42" * 32
+    proofs = []
+    for part in MarginPartStatement.parts_of(p, "Ex", "R1", root, account):
+        statement = part.range_statement(points[part.offset : part.offset + part.size])
+        proof = create_range_proof(statement, openings[part.offset : part.offset + part.size])
+        proofs.append((part, statement, proof))
+    return proofs
+
+
+def test_an_honest_account_proves_and_verifies() -> None:
+    from circuits.datafiles import range_record_size
+    from circuits.errors import VerificationError
+    from circuits.proofs import RangeProof
+    from verifier import verify_range
+
+    p = params(**TINY)  # type: ignore[arg-type]
+    assert p.values_per_account == 9 and p.parts == (8, 1)
+    # equity 30, debt 20, 25 pledged: V = 25, H = 100*10 + 90*10 + 50*5 = 2150 >= 100*20
+    amounts = [slot_amounts(p, 0, 3, 30, 20, (25,))]
+    assert amounts[0].haircuts == (2150,) and account_excess(p, amounts) == 150
+    proofs = _prove_account(p, amounts)
+    assert sum(len(proof.to_bytes()) for _, _, proof in proofs) == p.proofs_record_size
+    for part, statement, proof in proofs:
+        assert len(proof.to_bytes()) == range_record_size(part.size)
+        verify_range(statement, RangeProof.from_bytes(proof.to_bytes(), get_backend("fast")))
+        other = dataclasses.replace(part, account=0).range_statement(statement.commitments)
+        with pytest.raises(VerificationError):  # bound to its account (and digest, root, part)
+            verify_range(other, proof)
+
+
+def test_the_exact_limit_proves_and_one_below_is_refused() -> None:
+    from prover.range_proof import create_range_proof
+    from verifier import verify_range
+
+    flat = params(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(None, 100),)),))
+    at_limit = [slot_amounts(flat, 0, 0, 1, 1, (1,))]
+    assert account_excess(flat, at_limit) == 0
+    for _, statement, proof in _prove_account(flat, at_limit):
+        verify_range(statement, proof)
+    short = params(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(None, 99),)),))
+    below = [slot_amounts(short, 0, 0, 1, 1, (1,))]
+    assert account_excess(short, below) == -1
+    with pytest.raises(WitnessError, match="excess hi"):
+        _prove_account(short, below)
+    # the range prover refuses too: hi is -1, i.e. r - 1 as a scalar, far outside [0, 2^64)
+    pc = PedersenGens.default(get_backend("fast"))
+    pairs, _, leaves, lo, record = _account(short, pc, below)
+    points = value_list(short, record, leaves, pc)
+    hi_point = points[-1]
+    x_blinding = 1 * pairs[0][1].h[0] - 100 * pairs[0][1].d  # Δ = 1, 100*P*Δ/δ = 100
+    hi_blinding = (x_blinding - lo.v_blinding) * pow(1 << 64, -1, R) % R
+    assert pc.commit(-1, hi_blinding) == hi_point
+    part = MarginPartStatement.parts_of(short, "Ex", "R1", b"\x42" * 32, 1)[-1]
+    assert part.size == 1
+    with pytest.raises(WitnessError):
+        create_range_proof(part.range_statement([hi_point]), [Opening(R - 1, hi_blinding)])
