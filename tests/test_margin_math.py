@@ -582,7 +582,7 @@ def test_an_honest_account_proves_and_verifies() -> None:
     from circuits.datafiles import range_record_size
     from circuits.errors import VerificationError
     from circuits.proofs import RangeProof
-    from verifier.range_proof import verify_range
+    from verifier import verify_range
 
     p = params(**TINY)  # type: ignore[arg-type]
     assert p.values_per_account == 9 and p.parts == (8, 1)
@@ -601,7 +601,7 @@ def test_an_honest_account_proves_and_verifies() -> None:
 
 def test_the_exact_limit_proves_and_one_below_is_refused() -> None:
     from prover.range_proof import create_range_proof
-    from verifier.range_proof import verify_range
+    from verifier import verify_range
 
     flat = params(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(None, 100),)),))
     at_limit = [slot_amounts(flat, 0, 0, 1, 1, (1,))]
