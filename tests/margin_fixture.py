@@ -235,7 +235,8 @@ def make_margin_bundle(out: Path, spec: BundleSpec | None = None, backend: Group
         target = max(m, -(-n // m) * m)
         for j in range(target - n):
             lid = hashlib.sha256(seed + b"dummy leaf" + frame(S.encode()) + struct.pack("<Q", j)).digest()
-            leaves[S].append(Leaf(lid, 0, seeded_scalar(seed, b"dummy leaf", S.encode(), struct.pack("<Q", j)), None, b""))
+            blinding = seeded_scalar(seed, b"dummy leaf", S.encode(), struct.pack("<Q", j))
+            leaves[S].append(Leaf(lid, 0, blinding, None, b""))
         leaves[S].sort(key=lambda leaf: leaf.leaf_id)
         for leaf in leaves[S]:
             leaf.V = pc.commit(leaf.amount, leaf.blinding).to_bytes()
@@ -321,8 +322,8 @@ def make_margin_bundle(out: Path, spec: BundleSpec | None = None, backend: Group
             proofs.append(create_range_proof(st, [Opening(x.amount, x.blinding) for x in chunk], rng=rng).to_bytes())
         node_proofs = []
         for node in sorted(sum_nodes(chunks), key=lambda nd: nd.split):
-            lv, lb, lC, _ = sub[node.left]
-            rv, rb, rC, _ = sub[node.right]
+            lv, lb, _, _ = sub[node.left]
+            rv, rb, _, _ = sub[node.right]
             st = NodeStatement(
                 exchange=EXCHANGE, round=ROUND, symbol=S, leaf_count=n, chunk_size=m, split=node.split,
                 merkle_root=merkle_root, margin_digest=digest,
@@ -392,8 +393,8 @@ def make_margin_bundle(out: Path, spec: BundleSpec | None = None, backend: Group
                     "liabilities_commitment": C_L_bytes.hex(),
                     "chunk_path": [p.hex() for p in MerkleTree(hashes[k * m : (k + 1) * m]).path(i - k * m)],
                     "node_path": [
-                        {"commitment": records_by_index[step.sibling][0].hex(), "hash": records_by_index[step.sibling][1].hex()}
-                        for step in chunk_path(chunks, k)
+                        {"commitment": C.hex(), "hash": H.hex()}
+                        for C, H in (records_by_index[step.sibling] for step in chunk_path(chunks, k))
                     ],
                 }
             )
