@@ -58,7 +58,6 @@ from circuits.package import Package, PackageEntry, SumTreeEntry
 from verifier.bundle import (
     ChunkProgress,
     check_published_digest,
-    chunk_statement,
     new_asset_report,
     verify_asset,
     verify_solvency,
@@ -89,6 +88,7 @@ from verifier.report import (
     format_units,
 )
 from verifier.reserves import verify_reserves
+from verifier.sum_tree import chunk_statement
 
 __all__ = ["check_package", "read_package"]
 

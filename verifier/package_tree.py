@@ -50,7 +50,6 @@ from circuits.merkle import leaf_hash, verify_merkle_path
 from circuits.package import Package, SumTreeEntry
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
-from circuits.statements import ChunkStatement
 from circuits.sumtree import chunk_hash, chunk_node_hash, chunk_path, root_index, sum_node_hash
 from verifier.batch import BatchVerificationError, verify_batch
 from verifier.bundle import solvency_statement
@@ -66,7 +65,7 @@ from verifier.reading import (
     file_roles,
 )
 from verifier.report import EntryReport, format_units
-from verifier.sum_tree import check_node_record, node_statement
+from verifier.sum_tree import check_node_record, chunk_statement, node_statement
 
 __all__: list[str] = []
 
@@ -311,10 +310,7 @@ def _check_records(
         except FormatError as exc:
             report.add("chunk range proof", False, str(exc.__cause__ or exc))
             raise
-        statement = ChunkStatement(
-            exchange=manifest.exchange, round=manifest.round, symbol=asset.symbol, leaf_count=asset.leaf_count,
-            chunk_size=m, chunk=k, merkle_root=asset.merkle_root,
-        ).range_statement(commitments)
+        statement = chunk_statement(manifest, asset, k).range_statement(commitments)
         batch.items.append((where, asset.range_proofs.name, f"chunk {k}", statement, chunk_proof))
 
     try:

@@ -20,6 +20,7 @@ __all__ = [
     "BundleReport",
     "CheckRef",
     "Claim",
+    "MarginReport",
     "PackageReport",
     "format_units",
 ]
@@ -99,6 +100,14 @@ class AssetReport:
     nodes_ok: bool = False
     #: Version 3: every sum node's range proof (both children's sums in ``[0, 2^128)``) verifies.
     node_proofs_ok: bool = False
+    #: Version 4 (margin accounts): the asset has a ``debt_commitment`` ``C_D`` and its solvency proof is
+    #: for ``C_L - C_D``.
+    margin: bool = False
+    #: Version 4: ``C_D`` is the sum of the debt commitments of every margin slot naming the asset.
+    debt_ok: bool = False
+    #: Version 4: the disclosed total debt and total pledged collateral (base units), if the exchange opted in.
+    debt_disclosed: int | None = None
+    collateral_disclosed: int | None = None
 
     def format_amount(self, amount: int) -> str:
         """Return ``amount`` base units of this asset as a decimal string with ``decimals`` places."""
@@ -118,9 +127,10 @@ class AssetReport:
     def ok(self) -> bool:
         """Whether every check of this asset passed."""
         tree = not self.sum_tree or (self.nodes_ok and self.node_proofs_ok)
+        debt = not self.margin or self.debt_ok
         return (
             self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok and self.reserves_ok
-            and tree
+            and tree and debt
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -152,6 +162,14 @@ class AssetReport:
             "sum_tree": self.sum_tree,
             "nodes_ok": self.nodes_ok,
             "node_proofs_ok": self.node_proofs_ok,
+            "margin": self.margin,
+            "debt_ok": self.debt_ok,
+            "debt_disclosed": None if self.debt_disclosed is None else str(self.debt_disclosed),
+            "debt_disclosed_display": None if self.debt_disclosed is None else self.format_amount(self.debt_disclosed),
+            "collateral_disclosed": None if self.collateral_disclosed is None else str(self.collateral_disclosed),
+            "collateral_disclosed_display": (
+                None if self.collateral_disclosed is None else self.format_amount(self.collateral_disclosed)
+            ),
             "ok": self.ok,
         }
 
@@ -193,6 +211,58 @@ class _Outcome:
 
 
 @dataclass
+class MarginReport:
+    """What a bundle verification established about the margin section (format version 4).
+
+    The public shape only: ``accounts`` is the padded record count ``M`` (dummy accounts
+    included), ``slots`` the slot count ``S``, ``tiers`` ``T_max``, ``collateral_types`` the
+    ``K`` type names. Each ``*_ok`` flag is ``True`` only once that check passed.
+    """
+
+    accounts: int
+    slots: int
+    tiers: int
+    collateral_types: tuple[str, ...]
+    value_decimals: int
+    params_sha256: str
+    root: str
+    #: Every record parsed, the records tree's root is ``margin.root``, no leaf named twice, every
+    #: named leaf carries its record's margin leaf id.
+    records_ok: bool = False
+    #: Every asset's ``debt_commitment`` is the sum of its slots' debt commitments.
+    debt_ok: bool = False
+    #: Every account's range proofs verify: condition (M) of ``notes/42`` holds for every record.
+    proofs_ok: bool = False
+
+    @property
+    def checked(self) -> bool:
+        """Whether the whole margin step ran and passed."""
+        return self.records_ok and self.debt_ok and self.proofs_ok
+
+    @property
+    def types(self) -> int:
+        """The number ``K`` of collateral types."""
+        return len(self.collateral_types)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "checked": self.checked,
+            "accounts": self.accounts,
+            "slots": self.slots,
+            "tiers": self.tiers,
+            "types": self.types,
+            "collateral_types": list(self.collateral_types),
+            "value_decimals": self.value_decimals,
+            "params_sha256": self.params_sha256,
+            "root": self.root,
+            "records_ok": self.records_ok,
+            "debt_ok": self.debt_ok,
+            "proofs_ok": self.proofs_ok,
+        }
+
+
+@dataclass
 class BundleReport(_Outcome):
     """The result of :func:`verifier.bundle.verify_bundle`.
 
@@ -215,6 +285,13 @@ class BundleReport(_Outcome):
     #: Every difference a node reported (``--eth-rpc``): ``{"where", "address", "token", "stated", "actual",
     #: "reason"}``.
     balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    #: Format version 4: the margin section's shape and what was checked of it (``None``: no margin section).
+    margin: MarginReport | None = None
+
+    @property
+    def margin_checked(self) -> bool:
+        """Whether the bundle has a margin section and the whole margin step ran and passed."""
+        return self.margin is not None and self.margin.checked
 
     @property
     def reserves_declared(self) -> bool:
@@ -232,6 +309,8 @@ class BundleReport(_Outcome):
             "ok": self.ok,
             "reserves_declared": self.reserves_declared,
             "sum_tree_checked": self.sum_tree_checked,
+            "margin_checked": self.margin_checked,
+            "margin": None if self.margin is None else self.margin.to_json(),
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,
