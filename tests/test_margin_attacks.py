@@ -47,6 +47,7 @@ from margin_cases import (
     accepted,
     check_accepted,
     check_rejected,
+    grid,
     margin_proof_failures,
     prove_margin,
     rejected,
@@ -142,8 +143,9 @@ def test_the_dummy_user_attack_is_refused_at_prove_time(tmp_path: Path) -> None:
     assert not bundle.exists() and not packages.exists()
 
 
-@pytest.mark.parametrize("variant", [f"honest haircut, {mode}" for mode in FORGE_MODES] + ["tier 1 line"])
-@both_backends
+@pytest.mark.parametrize(
+    ("variant", "backend_name"), grid([f"honest haircut, {mode}" for mode in FORGE_MODES] + ["tier 1 line"])
+)
 def test_a_forged_dummy_user_bundle_is_rejected(
     dummy_bundles: dict[str, MadeBundle], variant: str, backend_name: str
 ) -> None:
@@ -240,15 +242,16 @@ def _eve(eve_root: Path, value: int, claim: int | None) -> MadeBundle:
 
 
 @pytest.mark.parametrize(
-    ("value", "claim"),
-    [
-        (3 * BOUNDARIES[-1], JUNK_CAP + 1),  # one hundredth above the last line (0%: the cap)
-        (3 * BOUNDARIES[-1], LINES[2][0] + LINES[2][1] * 3 * BOUNDARIES[-1]),  # tier 3's 5% carried on past b_3
-        (BOUNDARIES[-1] + 1, JUNK_CAP + 1),
-    ],
-    ids=["cap+1", "tier 3 line", "b3+1 cap+1"],
+    ("value", "claim", "backend_name"),
+    grid(
+        [
+            (3 * BOUNDARIES[-1], JUNK_CAP + 1),  # one hundredth above the last line (0%: the cap)
+            (3 * BOUNDARIES[-1], LINES[2][0] + LINES[2][1] * 3 * BOUNDARIES[-1]),  # tier 3's 5% carried on
+            (BOUNDARIES[-1] + 1, JUNK_CAP + 1),
+        ],
+        ["cap+1", "tier 3 line", "b3+1 cap+1"],
+    ),
 )
-@both_backends
 def test_a_value_cannot_escape_its_last_tier(eve_root: Path, value: int, claim: int, backend_name: str) -> None:
     """Binance's flag that let a value escape its last tier: there is no tier index here, every line binds,
     so past the last boundary the 0% line caps the haircut at 100*h(b_3); one hundredth more (or the 5% line
@@ -264,17 +267,18 @@ def test_a_value_past_the_last_boundary_verifies_with_the_capped_haircut(eve_roo
     accepted(made.path, backend_name)
 
 
-@pytest.mark.parametrize("claim", [1, *(A for A, _ in LINES[1:])], ids=["1", "tier 2", "tier 3", "tier 4"])
-@both_backends
+@pytest.mark.parametrize(
+    ("claim", "backend_name"), grid([1, *(A for A, _ in LINES[1:])], ["1", "tier 2", "tier 3", "tier 4"])
+)
 def test_a_zero_value_with_a_non_zero_haircut_is_rejected(eve_root: Path, claim: int, backend_name: str) -> None:
     """Binance's zero value with a non-zero tier index: at ``V = 0`` tier ``t``'s line is ``A_t > 0``, but
     tier 1's line is 0 and binds too, so any claim above 0 makes its slack negative."""
     _assert_rejected_at_eve(_eve(eve_root, 0, claim), backend_name, [0])
 
 
-@pytest.mark.parametrize("boundary", BOUNDARIES)
-@pytest.mark.parametrize("offset", [-1, 0, 1])
-@both_backends
+@pytest.mark.parametrize(
+    ("boundary", "offset", "backend_name"), grid([(b, o) for b in BOUNDARIES for o in (-1, 0, 1)])
+)
 def test_tier_boundaries_off_by_one(eve_root: Path, boundary: int, offset: int, backend_name: str) -> None:
     """Values ``b - 1``, ``b``, ``b + 1`` at every boundary: the honest haircut (both neighbouring lines meet
     at ``b``) verifies; one hundredth of a cent more is rejected."""
@@ -450,11 +454,10 @@ def test_the_honest_round_verifies_and_both_margin_customers_check(
 
 
 @pytest.mark.parametrize(
-    "case",
-    ["collateral above equity (w wraps)", "collateral above equity (w = 0, rho wraps)", "value above the collateral's",
-     "haircut above the line"],
+    ("case", "backend_name"),
+    grid(["collateral above equity (w wraps)", "collateral above equity (w = 0, rho wraps)",
+          "value above the collateral's", "haircut above the line"]),
 )
-@both_backends
 def test_a_lie_in_the_value_list_is_rejected(ivan_bundles: dict[str, MadeBundle], case: str, backend_name: str) -> None:
     """Collateral above equity makes ``w`` (or, with ``w`` claimed 0, the remainder ``rho``) negative; a value
     above the collateral's makes ``rho`` negative; a haircut above the line makes its slack negative."""
@@ -552,8 +555,7 @@ def test_the_wrapping_debts_are_what_their_names_say(wrap_bundles: dict[str, Mad
     assert wrapped is not None and wrapped.record_of("ivan").excess < 0
 
 
-@pytest.mark.parametrize("case", list(WRAP_CASES))
-@both_backends
+@pytest.mark.parametrize(("case", "backend_name"), grid(list(WRAP_CASES)))
 def test_a_wrap_around_is_rejected(wrap_bundles: dict[str, MadeBundle], case: str, backend_name: str) -> None:
     made = wrap_bundles[case]
     assert made.margin is not None
@@ -603,9 +605,10 @@ REPLAYED_FILES = {
 }
 
 
-@pytest.mark.parametrize("other", ["another price", "another schedule"])
-@pytest.mark.parametrize("name", list(REPLAYED_FILES))
-@both_backends
+@pytest.mark.parametrize(
+    ("other", "name", "backend_name"),
+    grid([(o, n) for o in ("another price", "another schedule") for n in REPLAYED_FILES]),
+)
 def test_a_proof_replayed_under_another_price_table_or_schedule_is_rejected(
     replay_bundles: dict[str, MadeBundle], other: str, name: str, backend_name: str, tmp_path: Path
 ) -> None:
