@@ -25,6 +25,15 @@ from circuits.manifest import (
     bundle_digest,
 )
 from circuits.margin import MARGIN_PROOFS_NAME, MARGIN_RECORDS_NAME, AssetMargin, MarginParams, Tier
+from circuits.package import (
+    PACKAGE_FORMAT_VERSION_MARGIN,
+    PACKAGE_FORMAT_VERSION_SUM_TREE,
+    CollateralEntry,
+    MarginEntry,
+    MarginSlotEntry,
+    Package,
+    SumTreeEntry,
+)
 from circuits.sumtree import NODE_RECORD_SIZE
 
 H = b"\xab" * 32
@@ -243,3 +252,136 @@ def test_manifest_v4_accepts_what_the_rules_allow() -> None:
     _resign_params(obj)
     assert _refused(obj) is None
     assert hashlib.sha256(b"").digest() != bytes.fromhex(obj["margin"]["params_sha256"])
+
+
+# ---------------------------------------------------------------------------
+# Package format 3 (§14.6)
+
+
+def tree_entry(asset: str, leaf_index: int, amount: int = 5) -> SumTreeEntry:
+    return SumTreeEntry(
+        asset=asset, decimals=8, amount=amount, blinding=3, leaf_salt=H, leaf_id=H, leaf_index=leaf_index,
+        leaf_count=8, chunk_size=8, merkle_root=H, liabilities_commitment=IDENTITY, chunk_path=(H,) * 3,
+        node_path=(),
+    )  # fmt: skip
+
+
+def collateral(kind: str, amount: int = 2, value: int = 190, haircut: int = 18050) -> CollateralEntry:
+    return CollateralEntry(kind, amount, value, 11, haircut, 12)
+
+
+def margin_entry(**changes: Any) -> MarginEntry:
+    fields: dict[str, Any] = dict(
+        record_index=5, record_count=8, record_id=b"\x01" * 32, margin_salt=b"\x02" * 32, merkle_path=(H,) * 3,
+        slots=(
+            MarginSlotEntry("BTC", 3, False, 7, 8, 3, 9, (collateral("loan"), collateral("margin", 0, 0, 0))),
+            MarginSlotEntry("ETH", 6, True, 0, 8, 0, 9, (collateral("loan", 0, 0, 0), collateral("margin", 0, 0, 0))),
+        ),
+        lo=123, lo_blinding=45,
+    )  # fmt: skip
+    fields.update(changes)
+    return MarginEntry(**fields)
+
+
+def package(margin: MarginEntry | None = None, version: int = PACKAGE_FORMAT_VERSION_MARGIN) -> Package:
+    return Package("Ex", "2026-01", H, "alice", (tree_entry("BTC", 3),), version, margin)
+
+
+def test_package_format_3_round_trip() -> None:
+    for p in (package(margin_entry()), package(None)):
+        data = p.to_bytes()
+        parsed = Package.from_bytes(data)
+        assert parsed == p and parsed.to_bytes() == data and parsed.format_version == 3
+    obj = package(margin_entry()).to_json()
+    assert obj["margin"]["slots"][0] == {
+        "asset": "BTC", "leaf_index": 3, "dummy": False, "debt": "7", "debt_blinding": (8).to_bytes(32, "little").hex(),
+        "unpledged": "3", "unpledged_blinding": (9).to_bytes(32, "little").hex(),
+        "collateral": [
+            {"type": "loan", "amount": "2", "value": "190", "value_blinding": (11).to_bytes(32, "little").hex(),
+             "haircut": "18050", "haircut_blinding": (12).to_bytes(32, "little").hex()},
+            {"type": "margin", "amount": "0", "value": "0", "value_blinding": (11).to_bytes(32, "little").hex(),
+             "haircut": "0", "haircut_blinding": (12).to_bytes(32, "little").hex()},
+        ],
+    }  # fmt: skip
+    assert package(None).to_json()["margin"] is None
+    m = margin_entry()
+    assert m.collateral_types == ("loan", "margin") and m.lo_opening().v == 123
+    amounts, blindings = m.slots[0].amounts(0, 5), m.slots[0].blindings()
+    assert (amounts.equity, amounts.debt, amounts.unpledged, amounts.collateral, amounts.values) == (
+        5, 7, 3, (2, 0), (190, 0)
+    )
+    assert (blindings.d, blindings.w, blindings.v, blindings.h) == (8, 9, (11, 11), (12, 12))
+    for secret in (m, m.slots[0], m.slots[0].collateral[0]):
+        assert "<secret>" in repr(secret) and "18050" not in repr(secret)
+
+
+def test_package_format_2_is_unchanged() -> None:
+    v2 = package(None, PACKAGE_FORMAT_VERSION_SUM_TREE)
+    assert "margin" not in v2.to_json()
+    assert Package.from_bytes(v2.to_bytes()) == v2
+    assert _package_refused({**v2.to_json(), "margin": None}) == "package"
+    with pytest.raises(ParameterError):
+        package(margin_entry(), PACKAGE_FORMAT_VERSION_SUM_TREE)
+
+
+def _package_refused(obj: dict[str, Any]) -> str | None:
+    try:
+        Package.from_bytes(canonical_json(obj))
+    except FormatError as exc:
+        assert type(exc) is FormatError
+        return exc.section
+    return None
+
+
+PACKAGE_TAMPERS: list[tuple[str, Tamper, str]] = [
+    ("margin missing", lambda o: o.pop("margin"), "package.margin"),
+    ("margin key", lambda o: o["margin"].update(x=1), "package.margin"),
+    ("count", lambda o: o["margin"].update(record_count=6), "package.margin.record_count"),
+    ("count big", lambda o: o["margin"].update(record_count=1 << 25), "package.margin.record_count"),
+    ("index", lambda o: o["margin"].update(record_index=8), "package.margin.record_index"),
+    ("id", lambda o: o["margin"].update(record_id="00"), "package.margin.record_id"),
+    ("salt", lambda o: o["margin"].update(margin_salt="AB" * 32), "package.margin.margin_salt"),
+    ("path short", lambda o: o["margin"]["merkle_path"].pop(), "package.margin.merkle_path"),
+    ("path item", lambda o: o["margin"]["merkle_path"].__setitem__(0, "x"), "package.margin.merkle_path[0]"),
+    ("no slots", lambda o: o["margin"].update(slots=[]), "package.margin.slots"),
+    ("slot order", lambda o: o["margin"]["slots"].reverse(), "package.margin.slots"),
+    ("slot twice", lambda o: o["margin"]["slots"].__setitem__(1, o["margin"]["slots"][0]), "package.margin.slots"),
+    ("real slot not held", lambda o: o["margin"]["slots"][0].update(leaf_index=4), "package.margin.slots[0]"),
+    ("dummy not zero", lambda o: o["margin"]["slots"][1].update(debt="1"), "package.margin.slots[1]"),
+    ("dummy collateral", lambda o: o["margin"]["slots"][1]["collateral"][0].update(haircut="1"),
+     "package.margin.slots[1]"),
+    ("dummy flag", lambda o: o["margin"]["slots"][0].update(dummy=0), "package.margin.slots[0].dummy"),
+    ("debt big", lambda o: o["margin"]["slots"][0].update(debt=str(1 << 64)), "package.margin.slots[0].debt"),
+    ("blinding", lambda o: o["margin"]["slots"][0].update(debt_blinding="ff" * 32),
+     "package.margin.slots[0].debt_blinding"),
+    ("unpledged", lambda o: o["margin"]["slots"][0].update(unpledged="-1"), "package.margin.slots[0].unpledged"),
+    ("leaf index", lambda o: o["margin"]["slots"][0].update(leaf_index=-1), "package.margin.slots[0].leaf_index"),
+    ("types order", lambda o: o["margin"]["slots"][0]["collateral"].reverse(), "package.margin.slots[0].collateral"),
+    ("types differ", lambda o: o["margin"]["slots"][1]["collateral"].pop(), "package.margin.slots[1].collateral"),
+    ("no collateral", lambda o: o["margin"]["slots"][0].update(collateral=[]), "package.margin.slots[0].collateral"),
+    ("type name", lambda o: o["margin"]["slots"][0]["collateral"][0].update(type="Loan"),
+     "package.margin.slots[0].collateral[0].type"),
+    ("value big", lambda o: o["margin"]["slots"][0]["collateral"][0].update(value=str(1 << 64)),
+     "package.margin.slots[0].collateral[0].value"),
+    ("haircut big", lambda o: o["margin"]["slots"][0]["collateral"][0].update(haircut=str(1 << 72)),
+     "package.margin.slots[0].collateral[0].haircut"),
+    ("collateral key", lambda o: o["margin"]["slots"][0]["collateral"][0].update(x=1),
+     "package.margin.slots[0].collateral[0]"),
+    ("lo", lambda o: o["margin"].update(lo=str(1 << 64)), "package.margin.lo"),
+    ("lo blinding", lambda o: o["margin"].update(lo_blinding="00"), "package.margin.lo_blinding"),
+    ("version", lambda o: o.update(format_version=4), "package.format_version"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "tamper", "section"), PACKAGE_TAMPERS, ids=[t[0] for t in PACKAGE_TAMPERS])
+def test_package_format_3_tamper(name: str, tamper: Tamper, section: str) -> None:
+    obj = copy.deepcopy(package(margin_entry()).to_json())
+    tamper(obj)
+    assert _package_refused(obj) == section
+
+
+def test_package_format_3_bounds() -> None:
+    obj = copy.deepcopy(package(margin_entry()).to_json())
+    obj["margin"]["slots"][0]["collateral"][0]["haircut"] = str((1 << 72) - 1)
+    obj["margin"]["record_count"], obj["margin"]["record_index"], obj["margin"]["merkle_path"] = 1, 0, []
+    assert _package_refused(obj) is None

@@ -191,7 +191,7 @@ EXPECTED_NAMES = {
     "max_margin_asset_decimals", "max_tier_boundary_exclusive", "max_margin_accounts",
     "bundle_format_version_margin", "margin_records_name", "margin_proofs_name",
     "magic_margin_records", "magic_margin_proofs", "tag_margin_record_hash", "tag_margin_id",
-    "tag_margin_context", "tag_solvency_context_v4",
+    "tag_margin_context", "tag_solvency_context_v4", "package_format_version_margin",
 }  # fmt: skip
 
 
@@ -415,6 +415,7 @@ def test_margin_constants_and_hashes_by_behaviour() -> None:
     assert _int("max_tier_boundary_exclusive") == limits.MAX_TIER_BOUNDARY == 1 << 56
     assert _int("max_margin_accounts") == limits.MAX_MARGIN_ACCOUNTS == 1 << 24
     assert _int("bundle_format_version_margin") == manifest_fmt.BUNDLE_FORMAT_VERSION_MARGIN
+    assert _int("package_format_version_margin") == package_fmt.PACKAGE_FORMAT_VERSION_MARGIN
     assert _str("margin_records_name") == margin.MARGIN_RECORDS_NAME
     assert _str("margin_proofs_name") == margin.MARGIN_PROOFS_NAME
     assert _bytes("magic_margin_records") == margin.MAGIC_MARGIN_RECORDS
