@@ -100,7 +100,9 @@ def not_proven_sentence(report: BundleReport) -> str:
     """Return the sentence of what the run did not prove (plain text: the caller escapes it)."""
     margin = (
         "; that the margin prices and haircut schedules are fair (they are the exchange's, published in the "
-        "manifest), and that no debt was left out of a record (each margin customer must check their own package)"
+        "manifest), that each margin record holds its customer's true debt and collateral (each margin customer "
+        "must check their own package), and that no margin account is fake (a fake account's equity is still "
+        "counted in the liabilities, and its haircut value must still cover its debt)"
         if report.margin is not None else ""
     )
     if report.reserves_declared:

@@ -20,6 +20,7 @@ __all__ = [
     "BundleReport",
     "CheckRef",
     "Claim",
+    "MarginAccountReport",
     "MarginReport",
     "PackageReport",
     "format_units",
@@ -421,6 +422,33 @@ class Claim:
 
 
 @dataclass
+class MarginAccountReport:
+    """The public result of the check of a customer's margin account (package format 3; no blinding, no salt)."""
+
+    record_index: int
+    record_count: int
+    slots: int
+    #: The number of range proofs (parts) of the account.
+    proofs: int = 0
+    #: The account's proofs (and its padding slots' leaves) were checked; ``False`` when a leaves file was
+    #: absent (the run is then partial) or the check did not get that far.
+    proofs_checked: bool = False
+    #: Bytes read from each file by the margin check (records by offset, never a whole file).
+    bytes_read: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "record_index": self.record_index,
+            "record_count": self.record_count,
+            "slots": self.slots,
+            "proofs": self.proofs,
+            "proofs_checked": self.proofs_checked,
+            "bytes_read": dict(self.bytes_read),
+        }
+
+
+@dataclass
 class PackageReport(_Outcome):
     """The result of :func:`verifier.package.check_package`.
 
@@ -447,16 +475,27 @@ class PackageReport(_Outcome):
     #: Scope ``"sum-tree"``: the assets whose leaves file was absent or unreadable, so that their
     #: chunk proof (and the chunk's sum) was not checked; the run is then partial.
     chunks_unchecked: list[str] = field(default_factory=list)
+    #: Package format 3: the customer's margin account as the bundle check saw it (``None``: no margin
+    #: account, or no bundle).
+    margin: MarginAccountReport | None = None
+
+    @property
+    def margin_unchecked(self) -> bool:
+        """Whether the package has a margin account whose proofs the bundle check could not verify."""
+        return self.margin is not None and not self.margin.proofs_checked
 
     @property
     def status(self) -> Status:
         """``"fail"``, ``"partial"`` (passed, but not everything a full verdict states was checked) or ``"pass"``.
 
-        A full check (``"full"``, or ``"sum-tree"`` with every asset's chunk checked) passes.
+        A full check (``"full"``, or ``"sum-tree"`` with every asset's chunk and the margin account's
+        proofs checked) passes.
         """
         if not self.ok:
             return "fail"
-        if self.scope == "full" or (self.scope == "sum-tree" and not self.chunks_unchecked):
+        if self.scope == "full" or (
+            self.scope == "sum-tree" and not self.chunks_unchecked and not self.margin_unchecked
+        ):
             return "pass"
         return "partial"
 
@@ -511,6 +550,8 @@ class PackageReport(_Outcome):
             "package_format_version": self.package_format_version,
             "sum_tree_checked": self.scope == "sum-tree",
             "chunks_unchecked": list(self.chunks_unchecked),
+            "margin_checked": self.margin is not None and self.margin.proofs_checked,
+            "margin": None if self.margin is None else self.margin.to_json(),
             "customer_id": self.customer_id,
             "customer_id_confirmed": self.customer_id_confirmed,
             "digest_pinned": self.digest_pinned,
