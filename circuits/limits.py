@@ -11,12 +11,21 @@ import re
 from typing import Final
 
 __all__ = [
+    "MARGIN_TYPES_RE",
     "MAX_ASSETS",
+    "MAX_COLLATERAL_TYPES",
     "MAX_DECIMALS",
     "MAX_ID_BYTES",
     "MAX_LABEL_BYTES",
     "MAX_MANIFEST_BYTES",
+    "MAX_MARGIN_ACCOUNTS",
+    "MAX_MARGIN_ASSET_DECIMALS",
+    "MAX_MARGIN_SLOTS",
     "MAX_PACKAGE_BYTES",
+    "MAX_PRICE_EXCLUSIVE",
+    "MAX_TIERS",
+    "MAX_TIER_BOUNDARY",
+    "MAX_VALUE_DECIMALS",
     "NODE_BITS",
     "RANGE_BITS",
     "SOLVENCY_BITS",
@@ -55,3 +64,24 @@ SOLVENCY_BITS: Final[int] = 128
 NODE_BITS: Final[int] = 128
 #: An asset symbol: ASCII upper-case letters, digits, ``_`` and ``-``, at most 16 characters.
 SYMBOL_RE: Final[re.Pattern[str]] = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,15}")
+
+# Margin accounts (format version 4; ``docs/FORMAT.md`` §14.1-§14.3, ``notes/42-margin.md``).
+
+#: Slots per margin account (``S``): assets one account may name.
+MAX_MARGIN_SLOTS: Final[int] = 16
+#: Collateral types (``K``): Binance's three are ``loan``, ``margin``, ``portfolio_margin``.
+MAX_COLLATERAL_TYPES: Final[int] = 3
+#: Tiers of one haircut schedule (``T``).
+MAX_TIERS: Final[int] = 8
+#: Largest ``value_decimals`` ``q`` (the value unit is ``10^-q`` of the quote currency).
+MAX_VALUE_DECIMALS: Final[int] = 18
+#: Largest ``decimals`` of an asset of a round with margin accounts (``δ = 10^d < 2^60``, ``notes/42`` step 4).
+MAX_MARGIN_ASSET_DECIMALS: Final[int] = 18
+#: Tier boundaries are below this (value units), so every tier line's ``A_t < 100 * 2^56 < 2^63``.
+MAX_TIER_BOUNDARY: Final[int] = 1 << 56
+#: Prices are integers in ``[1, 2^64)`` value units per whole unit of the asset.
+MAX_PRICE_EXCLUSIVE: Final[int] = 1 << 64
+#: Largest margin record count ``M`` (a power of two, dummy accounts included).
+MAX_MARGIN_ACCOUNTS: Final[int] = 1 << 24
+#: A collateral type name: ASCII lower-case letters and ``_``, at most 16 characters, a letter first.
+MARGIN_TYPES_RE: Final[re.Pattern[str]] = re.compile(r"[a-z][a-z_]{0,15}")

@@ -42,6 +42,8 @@ _NODE_TAG: Final[bytes] = b"zk-solvency node v3"
 _SOLVENCY_TAG: Final[bytes] = b"zk-solvency solvency v1"
 #: Format version 2 (reserves from a wallet list): the context also binds the wallet list's SHA-256.
 _SOLVENCY_TAG_V2: Final[bytes] = b"zk-solvency solvency v2"
+#: Format version 4 (margin accounts): the context frames the v1/v2 context and binds the margin section.
+_SOLVENCY_TAG_V4: Final[bytes] = b"zk-solvency solvency v4"
 _U64: Final[int] = 1 << 64
 
 
@@ -50,9 +52,17 @@ def _check_u64(name: str, value: int) -> None:
         raise ParameterError(f"{name} must be an integer in [0, 2^64), got {value!r}")
 
 
-def _check_root(merkle_root: bytes) -> None:
+def _check_root(merkle_root: bytes, name: str = "merkle_root") -> None:
     if not isinstance(merkle_root, bytes) or len(merkle_root) != 32:
-        raise ParameterError("merkle_root must be 32 bytes")
+        raise ParameterError(f"{name} must be 32 bytes")
+
+
+def _margin_suffix(margin_digest: bytes | None) -> bytes:
+    """The version-4 extension of a chunk or node context: ``margin_digest``, or nothing (§14.5)."""
+    if margin_digest is None:
+        return b""
+    _check_root(margin_digest, "margin_digest")
+    return margin_digest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,12 +80,15 @@ class ChunkStatement:
     chunk_size: int
     chunk: int
     merkle_root: bytes
+    #: Format version 4: the margin digest, appended to the context (§14.5); ``None`` before.
+    margin_digest: bytes | None = None
 
     def __post_init__(self) -> None:
         """Check what the context encodes (sizes and ranges); not the proof."""
         for name in ("leaf_count", "chunk_size", "chunk"):
             _check_u64(name, getattr(self, name))
         _check_root(self.merkle_root)
+        _margin_suffix(self.margin_digest)
 
     def context(self) -> bytes:
         """Return the context bound into the chunk's range proof (layout: ``docs/FORMAT.md`` §4)."""
@@ -86,6 +99,7 @@ class ChunkStatement:
             + frame(self.symbol.encode())
             + struct.pack("<QQQ", self.leaf_count, self.chunk_size, self.chunk)
             + self.merkle_root
+            + _margin_suffix(self.margin_digest)
         )
 
     def range_statement(self, commitments: Sequence[Point]) -> RangeStatement:
@@ -115,12 +129,15 @@ class NodeStatement:
     chunk_size: int
     split: int
     merkle_root: bytes
+    #: Format version 4: the margin digest, appended to the context (§14.5); ``None`` before.
+    margin_digest: bytes | None = None
 
     def __post_init__(self) -> None:
         """Check what the context encodes (sizes and ranges); not the proof."""
         for name in ("leaf_count", "chunk_size", "split"):
             _check_u64(name, getattr(self, name))
         _check_root(self.merkle_root)
+        _margin_suffix(self.margin_digest)
 
     def context(self) -> bytes:
         """Return the context bound into the node's range proof (layout: ``docs/FORMAT.md`` §4)."""
@@ -131,6 +148,7 @@ class NodeStatement:
             + frame(self.symbol.encode())
             + struct.pack("<QQQ", self.leaf_count, self.chunk_size, self.split)
             + self.merkle_root
+            + _margin_suffix(self.margin_digest)
         )
 
     def range_statement(self, left: Point, right: Point) -> RangeStatement:
@@ -144,6 +162,11 @@ class SolvencyStatement:
 
     ``C_L`` is the sum of the asset's leaf commitments. The statement binds the
     exchange, round, asset, decimals, reserves, ratio, tree size and root, and ``C_L``.
+
+    Format version 4 (margin accounts, §14.5): with ``margin_digest``, ``margin_root`` and
+    ``C_D`` (the asset's debt commitment, the sum of the ``D`` of the slots naming it) set,
+    ``V_s = (den*R)*B - num*(C_L - C_D)`` and the context is the v4 one, which frames the
+    v1/v2 context and appends the three.
     """
 
     exchange: str
@@ -158,6 +181,10 @@ class SolvencyStatement:
     C_L: Point
     wallets_sha256: bytes | None = None
     reserves_basis: str = "declared"
+    #: Format version 4: the margin digest, the margin records' root and the asset's debt commitment.
+    margin_digest: bytes | None = None
+    margin_root: bytes | None = None
+    C_D: Point | None = None
 
     def __post_init__(self) -> None:
         """Check what the context encodes (sizes and ranges); not the proof."""
@@ -172,14 +199,36 @@ class SolvencyStatement:
             raise ParameterError("wallets_sha256 must be 32 bytes")
         if (self.reserves_basis == "declared") != (self.wallets_sha256 is None):
             raise ParameterError("a wallet list's digest and a wallet basis go together (format version 2)")
+        margin = (self.margin_digest, self.margin_root, self.C_D)
+        if any(x is not None for x in margin) and any(x is None for x in margin):
+            raise ParameterError("margin_digest, margin_root and C_D go together (format version 4)")
+        if self.margin_digest is not None:
+            _check_root(self.margin_digest, "margin_digest")
+        if self.margin_root is not None:
+            _check_root(self.margin_root, "margin_root")
+        if self.C_D is not None and not isinstance(self.C_D, Point):
+            raise ParameterError("C_D must be a point")
+
+    @property
+    def has_margin(self) -> bool:
+        """Whether this is a version-4 statement (margin digest, root and debt commitment set)."""
+        return self.C_D is not None
 
     def context(self) -> bytes:
-        """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4).
+        """Return the context bound into the solvency proof (layout: ``docs/FORMAT.md`` §4, §14.5).
 
         Version 1 (declared reserves) ends with ``C_L``; with a wallet list (version 2)
         the tag is ``zk-solvency solvency v2`` and the wallet list's SHA-256 and the
         reserves basis (``frame("wallets")`` or ``frame("wallets+attested")``) follow ``C_L``.
+        Version 4: ``"zk-solvency solvency v4" || frame(that context) || margin_digest ||
+        margin_root || C_D``.
         """
+        inner = self._context_v1_v2()
+        if self.margin_digest is None or self.margin_root is None or self.C_D is None:
+            return inner
+        return _SOLVENCY_TAG_V4 + frame(inner) + self.margin_digest + self.margin_root + self.C_D.to_bytes()
+
+    def _context_v1_v2(self) -> bytes:
         return (
             (_SOLVENCY_TAG if self.wallets_sha256 is None else _SOLVENCY_TAG_V2)
             + frame(self.exchange.encode())
@@ -194,25 +243,28 @@ class SolvencyStatement:
         )
 
     def V_s(self, pc_gens: PedersenGens) -> Point:
-        """Return the surplus commitment ``V_s = (den*R)*B - num*C_L`` (§3.3)."""
+        """Return the surplus commitment ``V_s = (den*R)*B - num*C_L`` (§3.3), ``- num*(C_L - C_D)`` in v4."""
         be = pc_gens.B.backend
-        return Point(
-            msm_raw(
-                be, [pc_gens.B.raw, self.C_L.raw], [self.den * self.reserves % GROUP_ORDER, (-self.num) % GROUP_ORDER]
-            ),
-            be,
-        )
+        points = [pc_gens.B.raw, self.C_L.raw]
+        scalars = [self.den * self.reserves % GROUP_ORDER, (-self.num) % GROUP_ORDER]
+        if self.C_D is not None:
+            points.append(self.C_D.raw)
+            scalars.append(self.num % GROUP_ORDER)
+        return Point(msm_raw(be, points, scalars), be)
 
     def range_statement(self, pc_gens: PedersenGens) -> RangeStatement:
         """Return the range statement ``((V_s,), n = 128, this context)``."""
         return RangeStatement((self.V_s(pc_gens),), SOLVENCY_BITS, self.context())
 
-    def opening(self, liabilities: int, liabilities_blinding: int) -> Opening:
+    def opening(self, liabilities: int, liabilities_blinding: int, debt: int = 0, debt_blinding: int = 0) -> Opening:
         """Return the opening of ``V_s`` from ``C_L``'s: ``(den*R - num*L, -num*blinding mod r)`` (prover side).
+
+        Version 4: ``V_s`` opens to ``(den*R - num*(L - D), -num*(blinding_L - blinding_D))``; pass
+        the net amounts as ``liabilities`` and ``liabilities_blinding``, or ``D`` and its blinding as
+        ``debt`` and ``debt_blinding`` (the same result).
 
         Raises:
             WitnessError: the surplus is negative (the asset is insolvent).
         """
-        return Opening(
-            self.den * self.reserves - self.num * liabilities, (-self.num * liabilities_blinding) % GROUP_ORDER
-        )
+        net, net_blinding = liabilities - debt, liabilities_blinding - debt_blinding
+        return Opening(self.den * self.reserves - self.num * net, (-self.num * net_blinding) % GROUP_ORDER)
