@@ -80,7 +80,6 @@ from circuits.manifest import (
     AssetEntry,
     FileEntry,
     Manifest,
-    ManifestMargin,
     created_problem,
 )
 from circuits.margin import (
@@ -116,7 +115,7 @@ from circuits.sumtree import (
 from prover.executor import Executor, LocalPoolExecutor
 from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
-from prover.margin import AccountSecrets, MarginPlan, plan_margin
+from prover.margin import AccountSecrets, MarginPlan, account_secrets, plan_margin
 from prover.margin_inputs import MarginAccounts
 from prover.range_proof import create_range_proof
 from prover.reserves import AssetSpec, Reserves
@@ -521,8 +520,11 @@ def _prepare_asset(
     slot_rows: dict[int, bytes] | None = None,
     slot_dummies: Sequence[bytes] = (),
 ) -> _PreparedAsset:
-    """One asset's leaves; ``slot_rows`` (ledger row -> record id) and ``slot_dummies`` (padding leaf ``j``'s
-    record id) are the margin slots' leaves (format 4), whose ids are margin leaf ids (§14.4)."""
+    """Derive, pad and sort one asset's leaves; keep each chunk's opening.
+
+    ``slot_rows`` (ledger row -> record id) and ``slot_dummies`` (padding leaf ``j``'s record id) are the
+    margin slots' leaves (format 4), whose ids are margin leaf ids (§14.4).
+    """
     slot_rows = slot_rows or {}
     count = len(column)
     target, m = _padding(count, options.chunk, options.pad_to, spec.symbol, len(slot_dummies))
@@ -810,16 +812,16 @@ def _margin_commit(
     if everything != pc.commit(total_v, total_r % GROUP_ORDER):
         raise WitnessError("self-check failed: the margin records do not commit to the derived openings")
     sums = []
-    for a in range(n_assets):
-        symbol = assets[a].committed.leaves.spec.symbol
+    for i in range(n_assets):
+        symbol = assets[i].committed.leaves.spec.symbol
         m_asset = _MarginAsset(
-            debt[a], debt_blinding[a] % GROUP_ORDER, C_D[a], collateral[a], collateral_blinding[a] % GROUP_ORDER
+            debt[i], debt_blinding[i] % GROUP_ORDER, C_D[i], collateral[i], collateral_blinding[i] % GROUP_ORDER
         )
-        if C_D[a] != pc.commit(m_asset.debt, m_asset.debt_blinding):
+        if C_D[i] != pc.commit(m_asset.debt, m_asset.debt_blinding):
             raise WitnessError(f"{symbol}: self-check failed: C_D != Com(debt, sum of blindings)")
-        if pledged[a] != pc.commit(m_asset.collateral, m_asset.collateral_blinding):
+        if pledged[i] != pc.commit(m_asset.collateral, m_asset.collateral_blinding):
             raise WitnessError(f"{symbol}: self-check failed: the pledged collateral's commitment differs")
-        if (m_asset.debt, m_asset.collateral) != (run.margin_debt[a], run.margin_collateral[a]):
+        if (m_asset.debt, m_asset.collateral) != (run.margin_debt[i], run.margin_collateral[i]):
             raise WitnessError(f"{symbol}: self-check failed: the records' debt or collateral is not the ledger's")
         sums.append(m_asset)
     tree = MerkleTree([margin_leaf_hash(r) for r in results])
@@ -948,10 +950,10 @@ def _write(
         wallets_entry = None
         if run.wallets_bytes is not None:
             wallets_entry = _write_file(tmp_bundle / WALLETS_FILE, b"", run.wallets_bytes)
-        margin_section = None if margin is None else _write_margin(margin, tmp_bundle)
+        margin_section = {} if margin is None else _write_margin(margin, tmp_bundle)
         manifest = Manifest.build(
             run.reserves.exchange, run.reserves.round, run.created, entries, wallets_entry,
-            version=run.version, margin=margin_section,
+            version=run.version, **margin_section,
         )
         # Round-trip through the parser: the writer must produce what the spec accepts.
         manifest_bytes = manifest.to_bytes()
@@ -1032,8 +1034,8 @@ def _margin_entry(run: _Run, sums: _MarginAsset | None) -> dict[str, Any]:
     }
 
 
-def _write_margin(margin: _MarginCommitted, out: Path) -> ManifestMargin:
-    """Write ``margin.records.bin`` and ``margin.proofs.bin`` (§14.4); return the manifest's ``margin`` section."""
+def _write_margin(margin: _MarginCommitted, out: Path) -> dict[str, Any]:
+    """Write ``margin.records.bin`` and ``margin.proofs.bin`` (§14.4); return the manifest's ``margin`` keywords."""
     params = margin.plan.params
     records = _write_file(
         out / MARGIN_RECORDS_NAME, encode_header(MAGIC_MARGIN_RECORDS, params.accounts, params.record_size),
@@ -1043,7 +1045,7 @@ def _write_margin(margin: _MarginCommitted, out: Path) -> ManifestMargin:
         out / MARGIN_PROOFS_NAME, encode_header(MAGIC_MARGIN_PROOFS, params.accounts, params.proofs_record_size),
         b"".join(margin.proofs),
     )
-    return ManifestMargin(params=params, root=margin.root, records=records, proofs=proofs)
+    return {"margin": params, "margin_root": margin.root, "margin_records": records, "margin_proofs": proofs}
 
 
 def _customer_positions(t: _TreeAsset) -> npt.NDArray[np.int64]:
@@ -1063,8 +1065,7 @@ def _write_packages(
     progress: Progress | None,
     margin: _MarginCommitted | None = None,
 ) -> int:
-    """Add one package (format version 2; 3 in a version-4 bundle) per customer to ``sink``, in customer-id
-    order. Returns the count.
+    """Add one package (format 2; 3 in a version-4 bundle) per customer to ``sink``, in id order; return the count.
 
     Names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
     secrets can find a customer's package by guessing ids. In a version-4 bundle every package has

@@ -56,7 +56,6 @@ __all__ = [
     "hkdf_extract",
     "keygen",
     "load_secret",
-    "margin_account_key",
 ]
 
 _MASTER_SECRET_SIZE: Final[int] = 32
@@ -183,8 +182,10 @@ def _text(value: str) -> bytes:
 
 
 def margin_account_key(customer_id: str | None, dummy: int = 0) -> bytes:
-    """Return the bytes that name a margin account in its derivations: the UTF-8 customer id, or for dummy
-    account ``j`` (``customer_id`` ``None``) ``"#dummy" || LE32(j)`` (no customer id holds a NUL byte).
+    """Return the bytes that name a margin account in its derivations.
+
+    The UTF-8 customer id, or for dummy account ``j`` (``customer_id`` ``None``) ``"#dummy" || LE32(j)``
+    (no customer id holds the NUL byte that ``LE32(j)``, ``j < 2^24``, ends with).
     """
     if customer_id is None:
         return b"#dummy" + struct.pack("<I", dummy)
@@ -241,8 +242,9 @@ class RunSecrets:
         """Return the 32 bytes of entropy of one range proof (format version 3, ``docs/FORMAT.md`` §9).
 
         ``kind`` is ``"chunk"`` (index ``k``), ``"node"`` (index: the split), ``"solvency"``
-        (index 0) or, with ``symbol`` empty, ``"margin"`` (index ``16*j + p``: part ``p`` of record ``j``). The prover's seed also binds the statement and the witness, so a proof
-        re-made for the same statement (a retried task, a resumed run) is the same bytes.
+        (index 0) or, with ``symbol`` empty, ``"margin"`` (index ``16*j + p``: part ``p`` of record ``j``).
+        The prover's seed also binds the statement and the witness, so a proof re-made for the same
+        statement (a retried task, a resumed run) is the same bytes.
         """
         if kind not in _PROOF_KINDS or not 0 <= index < 1 << 64:
             raise ValueError(f"unknown proof kind {kind!r} or index {index}")

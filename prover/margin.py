@@ -27,7 +27,7 @@ blindings for the packages and the per-asset sums. Nothing here prints or logs a
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from circuits.backends import GroupBackend
@@ -54,17 +54,7 @@ from prover.keys import RunSecrets, margin_account_key
 from prover.margin_inputs import MarginAccounts
 from prover.range_proof import prove_range
 
-__all__ = [
-    "AccountRef",
-    "AccountSecrets",
-    "MarginPlan",
-    "SlotRef",
-    "account_amounts",
-    "account_secrets",
-    "commit_account",
-    "plan_margin",
-    "prove_account",
-]
+__all__: list[str] = []
 
 #: Roles of :meth:`~prover.keys.RunSecrets.margin_blinding` (``MARGIN_ROLES``).
 _D, _W, _V, _H, _LO = range(5)
@@ -235,10 +225,15 @@ def prove_account(
         entropy = secrets.proof_entropy("", "margin", index * 16 + p)
         _, proof = prove_range(
             openings[offset : offset + size], RANGE_BITS, context=statement.context(), backend=backend,
-            rng=lambda _n, e=entropy: e, threads=1,
+            rng=_fixed(entropy), threads=1,
         )
         out.append(proof.to_bytes())
     return b"".join(out)
+
+
+def _fixed(entropy: bytes) -> Callable[[int], bytes]:
+    """A range prover's ``rng`` returning the derived ``entropy`` (the proof's seed also binds its statement)."""
+    return lambda _n: entropy
 
 
 # ---------------------------------------------------------------------------
