@@ -76,7 +76,7 @@ def test_the_frozen_vectors_parse() -> None:
         (("exchange",), "", "manifest.exchange"),
         (("round",), 7, "manifest.round"),
         (("assets",), [], "manifest.assets"),
-        (("format_version",), 4, "manifest.format_version"),
+        (("format_version",), 5, "manifest.format_version"),
     ],
 )
 def test_manifest_error_names_the_field_when_parsed_directly(path, value, section) -> None:

@@ -186,6 +186,12 @@ EXPECTED_NAMES = {
     "nodes_suffix", "node_proofs_suffix", "magic_nodes", "magic_node_proofs", "node_record_size", "node_bits",
     "node_proof_record_size", "tag_node_context", "tag_chunk_node_hash", "tag_sum_node_hash",
     "bundle_format_version_wallets", "package_format_version_sum_tree",
+    # version 4 (margin accounts): §14.2-§14.5
+    "tag_margin_params", "max_margin_slots", "max_collateral_types", "max_tiers", "max_value_decimals",
+    "max_margin_asset_decimals", "max_tier_boundary_exclusive", "max_margin_accounts",
+    "bundle_format_version_margin", "margin_records_name", "margin_proofs_name",
+    "magic_margin_records", "magic_margin_proofs", "tag_margin_record_hash", "tag_margin_id",
+    "tag_margin_context", "tag_solvency_context_v4", "package_format_version_margin",
 }  # fmt: skip
 
 
@@ -213,10 +219,10 @@ def test_every_tag_and_magic_quoted_in_the_prose_is_a_spec_constant() -> None:
     """
     prose = _BLOCK_RE.sub("", SPEC_TEXT)
     prose = re.sub(r"^## 9\..*?(?=^## 10\.)", "", prose, flags=re.S | re.M)
-    prose = re.sub(r"^## 13\..*", "", prose, flags=re.S | re.M)  # the package store, informative
-    assert "## 10." in prose and "## 9." not in prose
+    prose = re.sub(r"^## 13\..*?(?=^## 14\.|\Z)", "", prose, flags=re.S | re.M)  # the package store, informative
+    assert "## 10." in prose and "## 9." not in prose and "## 13." not in prose and "## 14." in prose
     defined = {v for v in SPEC.values() if isinstance(v, bytes)}
-    pieces = {v.strip(b"\x00\x01\x02\x03") for v in defined if re.match(rb"[\x00-\x03]?(zk-solvency[ -]|ZKS)", v)}
+    pieces = {v.strip(b"\x00\x01\x02\x03\x04") for v in defined if re.match(rb"[\x00-\x04]?(zk-solvency[ -]|ZKS)", v)}
     quoted = set(re.findall(r'"(zk-solvency[ -][^"]*)"', prose)) | set(re.findall(r"ZKS[A-Z]{4}[0-9]", prose))
     assert quoted, "the prose quotes no tag"
     for q in sorted(quoted):
@@ -395,6 +401,62 @@ def test_wallet_list_constants_and_control_message() -> None:
         + b"ab" * 32 + b"\naddress: 0xAbC"
     )  # fmt: skip
     assert control.control_message("Ex", "R1", "eip155:1", 7, "0x" + "ab" * 32, "0xAbC") == expected
+
+
+def test_margin_constants_and_hashes_by_behaviour() -> None:
+    """§14.2-§14.5: the margin limits, names and magic bytes, and each tag used as its formula says."""
+    from circuits import margin
+
+    assert _int("max_margin_slots") == limits.MAX_MARGIN_SLOTS
+    assert _int("max_collateral_types") == limits.MAX_COLLATERAL_TYPES
+    assert _int("max_tiers") == limits.MAX_TIERS
+    assert _int("max_value_decimals") == limits.MAX_VALUE_DECIMALS
+    assert _int("max_margin_asset_decimals") == limits.MAX_MARGIN_ASSET_DECIMALS
+    assert _int("max_tier_boundary_exclusive") == limits.MAX_TIER_BOUNDARY == 1 << 56
+    assert _int("max_margin_accounts") == limits.MAX_MARGIN_ACCOUNTS == 1 << 24
+    assert _int("bundle_format_version_margin") == manifest_fmt.BUNDLE_FORMAT_VERSION_MARGIN
+    assert _int("package_format_version_margin") == package_fmt.PACKAGE_FORMAT_VERSION_MARGIN
+    assert _str("margin_records_name") == margin.MARGIN_RECORDS_NAME
+    assert _str("margin_proofs_name") == margin.MARGIN_PROOFS_NAME
+    assert _bytes("magic_margin_records") == margin.MAGIC_MARGIN_RECORDS
+    assert _bytes("magic_margin_proofs") == margin.MAGIC_MARGIN_PROOFS
+    record = b"\x12" * 80
+    assert margin.margin_leaf_hash(record) == hashlib.sha256(_bytes("tag_margin_record_hash") + record).digest()
+    salt = b"\x55" * 32
+    assert margin.margin_record_id("R1", "alice", salt) == hashlib.sha256(
+        _bytes("tag_margin_id") + _frame(b"R1") + _frame(b"alice") + salt
+    ).digest()
+    params = margin.MarginParams(
+        value_decimals=2, collateral_types=("loan",), slots=1, accounts=2,
+        assets=(margin.AssetMargin("BTC", 8, 7, ((margin.Tier(None, 50),),)),),
+    )  # fmt: skip
+    assert params.digest() == hashlib.sha256(
+        _bytes("tag_margin_params") + bytes([2]) + struct.pack("<HHHI", 1, 1, 1, 2) + _frame(b"loan")
+        + _frame(b"BTC") + bytes([8]) + _le64(7) + bytes([1]) + _le64(0) + bytes([50])
+    ).digest()  # fmt: skip
+    digest, root = b"\x11" * 32, b"\x22" * 32
+    part = margin.MarginPartStatement(
+        exchange="Ex", round="R1", margin_digest=digest, margin_root=root, accounts=2, account=1, part=0,
+        offset=0, size=8,
+    )  # fmt: skip
+    assert part.context() == (
+        _bytes("tag_margin_context") + _frame(b"Ex") + _frame(b"R1") + digest + root
+        + _le32(2) + _le32(1) + _le32(0) + _le32(0) + _le32(8)
+    )  # fmt: skip
+    C = PedersenGens.default().B
+    solvency = SolvencyStatement(
+        exchange="Ex", round="R1", symbol="BTC", decimals=8, reserves=5, num=1, den=1, leaf_count=64,
+        merkle_root=root, C_L=C, margin_digest=digest, margin_root=root, C_D=C,
+    )  # fmt: skip
+    inner = dataclasses.replace(solvency, margin_digest=None, margin_root=None, C_D=None).context()
+    assert solvency.context() == (
+        _bytes("tag_solvency_context_v4") + _frame(inner) + digest + root + C.to_bytes()
+    )
+    chunk = ChunkStatement(
+        exchange="Ex", round="R1", symbol="BTC", leaf_count=64, chunk_size=4, chunk=3, merkle_root=root,
+        margin_digest=digest,
+    )  # fmt: skip
+    assert chunk.context() == dataclasses.replace(chunk, margin_digest=None).context() + digest
 
 
 def test_merkle_path_length_is_malformed() -> None:
