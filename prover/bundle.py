@@ -1,4 +1,4 @@
-r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle (format 3) + customer packages.
+r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle (format 3 or 4) + customer packages.
 
 This module holds the secrets (openings, blindings, salts) and writes the public
 bundle specified in ``docs/FORMAT.md`` (format version 3: a Merkle sum tree over
@@ -20,6 +20,19 @@ function returning a frozen value that the next one consumes (``notes/40-solvenc
    the executor; then each asset's surplus ``den*R - num*L`` in ``[0, 2^128)``.
 6. **write**: the bundle into a temporary directory renamed into place, and the packages
    into a package sink (a SQLite store or a directory, :mod:`prover.store`) published after it.
+
+With margin accounts (``margin``, :func:`prover.margin_inputs.margin_accounts`) the bundle is
+format version 4 (``docs/FORMAT.md`` §14, ``notes/42-margin.md``), else version 3, byte for byte
+as before. Pass 1 also plans the margin records (:func:`prover.margin.plan_margin`: slots, dummy
+slots and accounts, record order; an account with no possible proof is refused by name before
+anything is written) and proves solvency against ``L - D``; pass 2 pads each asset for its dummy
+slots and gives every slot's leaf its margin leaf id; after the tree, **margin commit**
+(:class:`_MarginCommitted`) commits every record in a MARGIN_COMMIT task and builds the records
+tree (its root, and per asset ``C_D`` and the pledged collateral, checked against the openings
+derived here); pass 5 proves the chunks and nodes under the v4 contexts, then every account's
+parts (one MARGIN_PROVE task per record, stage ``margin``), then solvency for
+``V_s = (den*R)*B - num*(C_L - C_D)``; pass 6 writes ``margin.records.bin``,
+``margin.proofs.bin``, the manifest's ``margin`` section and packages of format 3.
 
 Tasks run on an :class:`~prover.executor.Executor` (local processes by default, or a Dask
 cluster); each result is stored in the work directory (:mod:`prover.workdir`) before it is
@@ -94,7 +107,7 @@ from circuits.margin import (
 from circuits.merkle import MerkleTree, leaf_hash, node_hash
 from circuits.package import (
     PACKAGE_FORMAT_VERSION_MARGIN,
-    MarginCollateralEntry,
+    CollateralEntry,
     MarginEntry,
     MarginSlotEntry,
     NodePathItem,
@@ -1150,7 +1163,7 @@ def _margin_package_entry(margin: _MarginCommitted, j: int) -> MarginEntry:
                 asset=params.assets[a.asset].symbol, leaf_index=a.leaf, dummy=ref.dummy_leaf is not None,
                 debt=a.debt, debt_blinding=b.d, unpledged=a.unpledged, unpledged_blinding=b.w,
                 collateral=tuple(
-                    MarginCollateralEntry(
+                    CollateralEntry(
                         type=kind, amount=c, value=v, value_blinding=vb, haircut=h, haircut_blinding=hb,
                     )
                     for kind, c, v, vb, h, hb in zip(
