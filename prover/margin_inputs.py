@@ -50,6 +50,16 @@ What the prover consumes (:class:`MarginAccounts`):
   :class:`~circuits.margin.SlotAmounts` for the leaf the prover assigns; ``excess`` is ``x``;
 * ``debt`` and ``collateral``: per asset, the total debt and pledged collateral (base units).
 
+How ``solvency prove`` uses it::
+
+    margin_file = load_margin_file(margin_path, reserves.assets)  # with --margin: before the ledger is read
+    ledger = load_ledger(ledger_path, reserves)
+    accounts = margin_accounts(ledger, margin_file)  # with --margin
+    require_spot_ledger(ledger)                      # without --margin
+
+The prover assigns each slot's leaf (:meth:`AccountSlot.amounts`), adds the dummy slots and
+accounts, and subtracts ``accounts.debt`` from each asset's liabilities for the solvency check.
+
 No zk proof in here: this is input parsing and the prover's pre-check.
 """
 
@@ -90,9 +100,6 @@ from prover.ledger import COLLATERAL_PREFIX, Ledger
 from prover.reserves import AssetSpec
 
 __all__ = [
-    "AccountSlot",
-    "MarginAccount",
-    "MarginAccounts",
     "MarginFile",
     "load_margin_file",
     "margin_accounts",
@@ -538,9 +545,9 @@ def margin_accounts(ledger: Ledger, margin_file: MarginFile) -> MarginAccounts:
                 f"touches {len(rows)} assets ({touched}), more than the {slots} slots of {margin_file.name}",
             )
         account_slots: list[AccountSlot] = []
-        for asset, row_index, equity, debt, collateral in rows:
+        for asset, row_index, equity, debt, pledged in rows:
             spec = params.assets[asset]
-            values = tuple(collateral_value(spec.price, c, spec.decimals) for c in collateral)
+            values = tuple(collateral_value(spec.price, c, spec.decimals) for c in pledged)
             for k, value in enumerate(values):
                 if value >= MAX_COLLATERAL_VALUE_EXCLUSIVE:
                     raise _account_error(
@@ -551,7 +558,7 @@ def margin_accounts(ledger: Ledger, margin_file: MarginFile) -> MarginAccounts:
                         "collateral value may be for its proof to exist)",
                     )
             haircuts = tuple(min(a + r * v for a, r in lines[asset][k]) for k, v in enumerate(values))
-            account_slots.append(AccountSlot(spec.symbol, asset, row_index, equity, debt, collateral, values, haircuts))
+            account_slots.append(AccountSlot(spec.symbol, asset, row_index, equity, debt, pledged, values, haircuts))
         excess = account_excess(params, [s.amounts(0) for s in account_slots])
         if excess < 0:
             haircut = sum(sum(s.haircuts) for s in account_slots)
