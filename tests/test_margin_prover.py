@@ -39,13 +39,13 @@ from circuits.margin import (
 from circuits.merkle import MerkleTree
 from circuits.proofs import RangeProof
 from circuits.statements import ChunkStatement, SolvencyStatement
-from cli.exit_codes import EXIT_INPUT
+from cli.exit_codes import EXIT_INPUT, EXIT_OK
 from cli.main import app
 from prover.bundle import ProveOptions, ProveResult, write_bundle
 from prover.ledger import load_ledger
 from prover.margin_inputs import load_margin_file, margin_accounts
 from prover.reserves import load_reserves
-from verifier import verify_batch, verify_range
+from verifier import check_package, verify_batch, verify_bundle, verify_range
 
 NONCE = bytes(range(100, 132))
 CREATED = "2026-12-04T00:00:00Z"
@@ -197,6 +197,13 @@ def test_a_margin_ledger_proves_into_a_version_4_bundle_whose_proofs_verify(prov
             chunk_proofs[:RangeProof.size_for((64 * asset.chunk_size).bit_length() - 1)]))
 
 
+def test_solvency_verify_accepts_the_bundle_and_solvency_check_every_package(proven: ProveResult) -> None:
+    verify_bundle(proven.bundle_dir)
+    for path in sorted(proven.packages_dir.glob("*.json")):
+        if path.name != "run.json":
+            check_package(path, proven.bundle_dir)
+
+
 def test_dummy_slots_and_dummy_accounts_have_the_shape_of_real_ones(proven: ProveResult) -> None:
     manifest, records, _ = _records(proven)
     params = manifest.margin
@@ -266,6 +273,34 @@ def test_an_account_whose_collateral_does_not_cover_its_debt_is_refused_by_name(
     with pytest.raises(InputError, match="mallory"):
         margin_accounts(load_ledger(tmp_path / "ledger.csv", spec), load_margin_file(tmp_path / "margin.json",
                                                                                    spec.assets))
+
+
+def test_write_bundle_refuses_an_impossible_account_it_is_handed_by_name_and_writes_nothing(tmp_path: Path) -> None:
+    """The prover's own last check (the exact value list), for accounts that bypassed the inputs' checks."""
+    _inputs(tmp_path)
+    spec = load_reserves(tmp_path / "reserves.json")
+    ledger = load_ledger(tmp_path / "ledger.csv", spec)
+    good = margin_accounts(ledger, load_margin_file(tmp_path / "margin.json", spec.assets))
+    bob = good.find("bob")
+    assert bob is not None
+    slots = tuple(dataclasses.replace(s, debt=10**12) if s.symbol == "USDT" else s for s in bob.slots)
+    bad = dataclasses.replace(
+        good, accounts=tuple(dataclasses.replace(a, slots=slots) if a is bob else a for a in good.accounts),
+        debt={**good.debt, "USDT": good.debt["USDT"] - 50_000_000_000 + 10**12},
+    )
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(InputError, match="customer bob: no margin proof exists"):
+        write_bundle(ledger, spec, MASTER, tmp_path / "bundle", tmp_path / "packages",
+                     ProveOptions(chunk=2, jobs=1, run_nonce=NONCE, created=CREATED), margin=bad)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_the_cli_proves_margin_accounts_and_self_checks(tmp_path: Path) -> None:
+    _inputs(tmp_path)
+    result = CliRunner().invoke(app, [*_cli(tmp_path, "bundle", "packages"), "--disclose-collateral"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "3 margin accounts in 4 records, format 4" in result.output
+    assert "self-check: the bundle verifies" in result.output
 
 
 def _cli(root: Path, out: str, packages: str, *extra: str) -> list[str]:
