@@ -44,6 +44,7 @@ from margin_cases import (
     JUNK_TIERS,
     accepted,
     check_accepted,
+    check_rejected,
     margin_proof_failures,
     prove_margin,
     rejected,
@@ -216,7 +217,7 @@ def test_every_margin_customers_package_checks(rounds: dict[str, MadeBundle], na
     made = rounds[name]
     assert made.margin is not None
     for rec in made.margin.records:
-        if rec.customer is not None:
+        if rec.customer is not None and rec.customer != "ivy":  # ivy's claimed haircut: the next test
             package = write_package(made, rec.customer, tmp_path / f"{rec.customer}.json")
             check_accepted(package, made.path, "fast", rec.customer)
 
@@ -232,6 +233,16 @@ def test_the_full_haircut_at_the_largest_price_would_need_an_excess_past_2_128(t
     rec = made.margin.record_of("ivy")
     assert rec.excess >= 2**128 and rec.forged_parts == [len(made.margin.parts) - 1]
     rejected(made.path, "fast", VerificationError, f"margin.proofs.bin record {rec.index}")
+
+
+def test_a_package_whose_haircut_is_below_the_schedules_fails_the_customer_check(
+    rounds: dict[str, MadeBundle], tmp_path: Path
+) -> None:
+    """ivy's account claims less than her whole haircut value: sound, so ``solvency verify`` accepts it, but
+    her check wants every collateral counted at what the published price and schedule give (FORMAT §14.6)."""
+    made = rounds["largest boundary and price"]
+    package = write_package(made, "ivy", tmp_path / "ivy.json")
+    check_rejected(package, made.path, "fast", "ivy", VerificationError, "package.margin")
 
 
 @pytest.mark.parametrize("field", ["disclosed_debt", "disclosed_collateral"])
