@@ -64,5 +64,17 @@ def test_every_listed_attack_has_a_section() -> None:
         "Special files and symlinks",
         "Duplicate JSON keys",
         "partial check",
+        # format 4, margin accounts (issue 11)
+        "dummy-user attack",
+        "over-claimed haircut",
+        "remainder compared",
+        "Collateral above equity",
+        "refused by name, never dropped",
+        "pledged twice",
+        "debt left out of, or added to",
+        "Wrap-around at every margin sum",
+        "another price table, schedule, slot count",
+        "margin customer's check proves",
+        "format-4 bundle reveals",
     ]:
         assert re.search(rf"^### 4\.\d+ .*{re.escape(words)}", text, re.MULTILINE | re.IGNORECASE), words
