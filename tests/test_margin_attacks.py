@@ -319,8 +319,7 @@ def remainder_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Mad
     }
 
 
-@pytest.mark.parametrize("case", ["below, floor", "at, exact"])
-@both_backends
+@pytest.mark.parametrize(("case", "backend_name"), grid(["below, floor", "at, exact"]))
 def test_the_rounded_down_value_verifies(
     remainder_bundles: dict[str, MadeBundle], case: str, backend_name: str
 ) -> None:
@@ -329,8 +328,7 @@ def test_the_rounded_down_value_verifies(
     accepted(made.path, backend_name)
 
 
-@pytest.mark.parametrize("case", ["below, floor + 1", "at, exact + 1"])
-@both_backends
+@pytest.mark.parametrize(("case", "backend_name"), grid(["below, floor + 1", "at, exact + 1"]))
 def test_a_remainder_compared_with_le_instead_of_lt_is_rejected(
     remainder_bundles: dict[str, MadeBundle], case: str, backend_name: str
 ) -> None:
@@ -449,7 +447,7 @@ def test_the_honest_round_verifies_and_both_margin_customers_check(
     made = ivan_bundles["honest"]
     assert made.margin is not None and not made.margin.forged
     accepted(made.path, backend_name)
-    for customer in ("ivan", "judy", "whale"):
+    for customer in ("ivan", "judy", "whale") if backend_name == "fast" else ("ivan",):
         check_accepted(write_package(made, customer, tmp_path / f"{customer}.json"), made.path, backend_name, customer)
 
 
@@ -465,8 +463,9 @@ def test_a_lie_in_the_value_list_is_rejected(ivan_bundles: dict[str, MadeBundle]
     _assert_rejected_at_eve_like(made, "ivan", backend_name)
 
 
-@pytest.mark.parametrize("case", ["judy pledges ivan's leaf", "judy pledges a whale's spot leaf"])
-@both_backends
+@pytest.mark.parametrize(
+    ("case", "backend_name"), grid(["judy pledges ivan's leaf", "judy pledges a whale's spot leaf"])
+)
 def test_a_leaf_pledged_by_another_account_is_rejected(
     ivan_bundles: dict[str, MadeBundle], case: str, backend_name: str
 ) -> None:
@@ -479,8 +478,9 @@ def test_a_leaf_pledged_by_another_account_is_rejected(
     rejected(made.path, backend_name, VerificationError, f"margin.records.bin record {j}")
 
 
-@pytest.mark.parametrize("case", ["a debt added to the total", "a debt left out of the total"])
-@both_backends
+@pytest.mark.parametrize(
+    ("case", "backend_name"), grid(["a debt added to the total", "a debt left out of the total"])
+)
 def test_a_debt_total_that_is_not_the_sum_of_the_records_is_rejected(
     ivan_bundles: dict[str, MadeBundle], case: str, backend_name: str
 ) -> None:
@@ -626,8 +626,9 @@ def test_a_proof_replayed_under_another_price_table_or_schedule_is_rejected(
 
 @both_backends
 def test_the_replay_bundles_verify_as_written(replay_bundles: dict[str, MadeBundle], backend_name: str) -> None:
-    for made in replay_bundles.values():
-        accepted(made.path, backend_name)
+    for name, made in replay_bundles.items():
+        if backend_name == "fast" or name == "original":
+            accepted(made.path, backend_name)
 
 
 @both_backends
@@ -661,8 +662,7 @@ def test_a_bundle_replayed_under_another_slot_count_is_malformed(
     rejected(bundle, backend_name, FormatError, "manifest.margin.files.records.size")
 
 
-@pytest.mark.parametrize("field", ["price", "ratio"])
-@both_backends
+@pytest.mark.parametrize(("field", "backend_name"), grid(["price", "ratio"]))
 def test_a_price_or_ratio_edited_in_the_manifest_is_rejected_at_the_first_proof(
     replay_bundles: dict[str, MadeBundle], field: str, backend_name: str, tmp_path: Path
 ) -> None:

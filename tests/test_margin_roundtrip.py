@@ -45,6 +45,7 @@ from margin_cases import (
     accepted,
     check_accepted,
     check_rejected,
+    grid,
     margin_proof_failures,
     prove_margin,
     rejected,
@@ -206,8 +207,7 @@ def test_the_rounds_are_what_their_names_say(rounds: dict[str, MadeBundle]) -> N
         assert margin_proof_failures(made) == []
 
 
-@pytest.mark.parametrize("name", list(ROUNDS))
-@both_backends
+@pytest.mark.parametrize(("name", "backend_name"), grid(list(ROUNDS)))
 def test_an_honest_factory_bundle_verifies(rounds: dict[str, MadeBundle], name: str, backend_name: str) -> None:
     accepted(rounds[name].path, backend_name)
 
