@@ -5,7 +5,17 @@ This deliberately does NOT use ``prover/bundle.py`` nor the encoders of the
 canonical JSON, digest, headers): each is re-written here from the spec text, so a bundle that this
 factory writes and the verifier accepts is an independent check of the format.
 Only the cryptographic primitives are shared: Pedersen commitments
-(``PedersenGens``) and range proofs (``prover.prove_range``).
+(``PedersenGens``), points (``Point``) and range proofs (``prover.prove_range``, ``create_range_proof``, and
+the proving algorithm itself for a forged proof).
+
+Writers: :func:`make_bundle` (format 1), :func:`make_tree_bundle` (format 3, the sum tree) and
+:func:`make_margin_bundle` (format 4, margin accounts: §14 and ``circuits/notes/42-margin.md``: tier lines,
+haircuts, margin digest, record and margin leaf ids, records, value lists, the records tree, the v4 contexts
+and solvency statement, the manifest's and the package's margin objects, none of it from ``circuits.margin``).
+The format-4 writer is also a cheating prover: :class:`SlotSpec`, :class:`AccountSpec` and :class:`MarginSpec`
+override the honest witness (haircut, value, unpledged equity, the leaf a slot names, the low limb of the
+excess, the stated debt total), and a proof whose statement is then false is forged (:data:`FORGE_MODES`)
+and recorded in :class:`MarginOutcome`, so a test can assert exactly which proof a verifier must reject.
 
 Helpers at the bottom rewrite a bundle in place (``rewrite_manifest``,
 ``rewrite_file``) and re-sign the manifest (file sizes, SHA-256s, bundle
