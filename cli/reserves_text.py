@@ -23,7 +23,14 @@ from cli.output import shown
 if TYPE_CHECKING:
     from verifier.report import BundleReport
 
-__all__ = ["chain_lines", "not_proven_sentence", "parse_eth_rpc", "reserves_failures", "verdict_sentence"]
+__all__ = [
+    "chain_lines",
+    "margin_lines",
+    "not_proven_sentence",
+    "parse_eth_rpc",
+    "reserves_failures",
+    "verdict_sentence",
+]
 
 _CHAIN_RE: Final = re.compile(r"(eip155:[0-9]+)=(.+)")
 _MAX_FAILURES_SHOWN: Final[int] = 20
@@ -53,11 +60,24 @@ def _uses_attested(report: BundleReport) -> bool:
 
 def verdict_sentence(report: BundleReport) -> str:
     """Return the PASS sentence: what was proven, against which reserves (plain text: the caller escapes it)."""
-    core = (
-        "every balance is committed and in [0, 2^64), and liabilities are covered at the ratio shown, for every asset"
-    )
+    margin = report.margin if report.margin_checked else None
+    if margin is None:
+        core = (
+            "every balance is committed and in [0, 2^64), and liabilities are covered at the ratio shown, for every "
+            "asset"
+        )
+    else:
+        core = (
+            "every balance is committed and in [0, 2^64), and net liabilities (equity minus margin debt) are "
+            "covered at the ratio shown, for every asset"
+        )
     if report.sum_tree_checked:
         core += " (every sum-tree node and its range proof checked)"
+    if margin is not None:
+        core += (
+            f"; every margin account's haircut collateral value covers its debt ({margin.accounts} accounts, "
+            "padded), and each asset's debt total is the sum of every account's debt in it"
+        )
     if report.reserves_declared:
         return f"{core}, against reserves DECLARED by the exchange (no wallet list, not proven)"
     blocks = ", ".join(f"{c['chain']} block {c['height']}" for c in report.chains) or "no chain"
@@ -78,10 +98,17 @@ def verdict_sentence(report: BundleReport) -> str:
 
 def not_proven_sentence(report: BundleReport) -> str:
     """Return the sentence of what the run did not prove (plain text: the caller escapes it)."""
+    margin = (
+        "; that the margin prices and haircut schedules are fair (they are the exchange's, published in the "
+        "manifest), that each margin record holds its customer's true debt and collateral (each margin customer "
+        "must check their own package), and that no margin account is fake (a fake account's equity is still "
+        "counted in the liabilities, and its haircut value must still cover its debt)"
+        if report.margin is not None else ""
+    )
     if report.reserves_declared:
         return (
             "that the exchange holds these reserves (declared, not proven), and that no customer was left out "
-            "(each customer must check their own package)"
+            "(each customer must check their own package)" + margin
         )
     stated = [c["chain"] for c in report.chains if c["balances"] != "node"]
     parts = []
@@ -97,7 +124,27 @@ def not_proven_sentence(report: BundleReport) -> str:
         "that no other exchange claims the same wallets (compare the published wallet lists)",
         "that no customer was left out (each customer must check their own package)",
     ]
-    return "; ".join(parts)
+    return "; ".join(parts) + margin
+
+
+def margin_lines(report: BundleReport) -> list[str]:
+    """Return the margin section's line (format version 4): its public shape and whether it was checked."""
+    m = report.margin
+    if m is None:
+        return []
+    types = ", ".join(m.collateral_types)
+    state = "checked" if m.checked else "NOT checked"
+    lines = [
+        f"margin: {m.accounts} records (padded with dummy accounts), {m.slots} slots each, {m.tiers} tier lines, "
+        f"{m.types} collateral type{'s' if m.types != 1 else ''} ({shown(types)}): {state}"
+    ]
+    for a in report.assets:
+        if a.debt_disclosed is not None:
+            lines.append(f"  {shown(a.symbol)}: total debt disclosed {shown(a.format_amount(a.debt_disclosed))}")
+        if a.collateral_disclosed is not None:
+            amount = a.format_amount(a.collateral_disclosed)
+            lines.append(f"  {shown(a.symbol)}: total pledged collateral disclosed {shown(amount)}")
+    return lines
 
 
 def chain_lines(report: BundleReport) -> list[str]:

@@ -49,23 +49,27 @@ from circuits.group import Point
 from circuits.manifest import MANIFEST_NAME, AssetEntry, Manifest
 from circuits.merkle import MerkleAccumulator, leaf_hash
 from circuits.proofs import RangeProof
-from circuits.statements import ChunkStatement, SolvencyStatement
+from circuits.statements import SolvencyStatement
 from verifier.batch import ProofBatch
+from verifier.margin import MarginTotals, verify_margin
 from verifier.range_proof import verify_range
 from verifier.reading import (
     RecordReader,
     check_file,
     check_file_set,
     decode_chunk_proof,
+    decode_debts,
     decode_leaf,
     decode_liabilities,
     file_roles,
+    margin_file_roles,
+    margin_section,
     read_manifest,
     read_small_file,
 )
-from verifier.report import AssetReport, BundleReport, format_units
+from verifier.report import AssetReport, BundleReport, MarginReport, format_units
 from verifier.reserves import verify_reserves
-from verifier.sum_tree import chunk_where, verify_sum_tree
+from verifier.sum_tree import chunk_statement, chunk_where, verify_sum_tree
 
 __all__ = ["verify_bundle", "verify_solvency"]
 
@@ -73,21 +77,17 @@ __all__ = ["verify_bundle", "verify_solvency"]
 ProgressCallback = Callable[[int, int], None]
 
 
-def chunk_statement(manifest: Manifest, asset: AssetEntry, k: int) -> ChunkStatement:
-    """Return the statement of chunk ``k`` of ``asset`` as the manifest states it (§3.2)."""
-    return ChunkStatement(
-        exchange=manifest.exchange,
-        round=manifest.round,
-        symbol=asset.symbol,
-        leaf_count=asset.leaf_count,
-        chunk_size=asset.chunk_size,
-        chunk=k,
-        merkle_root=asset.merkle_root,
-    )
+def solvency_statement(
+    manifest: Manifest, asset: AssetEntry, C_L: Point, C_D: Point | None = None
+) -> SolvencyStatement:
+    """Return the solvency statement of ``asset`` for ``C_L`` (§3.3; with a wallet list, its digest and basis).
 
-
-def solvency_statement(manifest: Manifest, asset: AssetEntry, C_L: Point) -> SolvencyStatement:
-    """Return the solvency statement of ``asset`` for ``C_L`` (§3.3; with a wallet list, its digest and basis)."""
+    Version 4 (§14.5): ``C_D`` is the asset's debt commitment, and the statement binds the
+    margin digest and the records' root; ``V_s = (den*R)*B - num*(C_L - C_D)``.
+    """
+    margin = margin_section(manifest)
+    if (margin is None) != (C_D is None):
+        raise ParameterError("a debt commitment goes with a margin section (format version 4) exactly")
     return SolvencyStatement(
         exchange=manifest.exchange,
         round=manifest.round,
@@ -101,6 +101,9 @@ def solvency_statement(manifest: Manifest, asset: AssetEntry, C_L: Point) -> Sol
         C_L=C_L,
         wallets_sha256=None if manifest.wallets is None else manifest.wallets.sha256,
         reserves_basis=asset.reserves_basis,
+        margin_digest=None if margin is None else margin.params.digest(),
+        margin_root=None if margin is None else margin.root,
+        C_D=C_D,
     )
 
 
@@ -111,13 +114,18 @@ def verify_solvency(
     record: bytes,
     pc_gens: PedersenGens,
     asset_index: int,
+    margin: MarginTotals | None = None,
 ) -> None:
     """Verify an asset's solvency proof (§3.3, §7 step 5) and a disclosed opening of ``C_L``.
 
+    Version 4 (``margin``, the totals of :func:`verifier.margin.verify_margin`): the statement
+    is for ``C_L - C_D`` (§14.5), and disclosed debt and collateral openings are checked after
+    the disclosed liabilities: ``C_D`` and ``Σ (E_s - W_s)`` of the slots naming the asset.
+
     Raises:
         FormatError: the proof record does not parse.
-        VerificationError: ``V_s`` is the identity, the proof is false, or the
-            disclosed opening does not open ``C_L``.
+        VerificationError: ``V_s`` is the identity, the proof is false, or a
+            disclosed opening does not open its commitment.
     """
     be = pc_gens.B.backend
     section = asset.solvency.name
@@ -125,10 +133,12 @@ def verify_solvency(
         proof = RangeProof.from_bytes(record, be)
     except FormatError as exc:
         raise FormatError(f"{section}: {exc}", section=section, file=section) from exc
-    statement = solvency_statement(manifest, asset, C_L)
+    C_D = None if margin is None else margin.debt[asset_index]
+    statement = solvency_statement(manifest, asset, C_L, C_D)
     range_statement = statement.range_statement(pc_gens)
     if range_statement.commitments[0].is_identity():
-        raise VerificationError(f"{section}: V_s = den*R*B - num*C_L is the identity", section=section, file=section)
+        what = "num*C_L" if C_D is None else "num*(C_L - C_D)"
+        raise VerificationError(f"{section}: V_s = den*R*B - {what} is the identity", section=section, file=section)
     try:
         verify_range(range_statement, proof)
     except VerificationError as exc:
@@ -138,15 +148,26 @@ def verify_solvency(
             section=section,
             file=section,
         ) from exc
-    if asset.disclosed_liabilities is not None:
-        amount, blinding = asset.disclosed_liabilities
-        if pc_gens.commit(amount, blinding) != C_L:
-            where = f"manifest.assets[{asset_index}].disclosed_liabilities"
+    disclosed = [("disclosed_liabilities", asset.disclosed_liabilities, C_L, "C_L")]
+    if margin is not None:
+        disclosed += [
+            ("disclosed_debt", asset.disclosed_debt, margin.debt[asset_index], "the debt commitment C_D"),
+            (
+                "disclosed_collateral", asset.disclosed_collateral, margin.collateral[asset_index],
+                "the pledged collateral (the sum of E - W over the margin slots naming the asset)",
+            ),
+        ]
+    for key, opening, commitment, what in disclosed:
+        if opening is None:
+            continue
+        amount, blinding = opening
+        if pc_gens.commit(amount, blinding) != commitment:
+            where = f"manifest.assets[{asset_index}].{key}"
             raise VerificationError(
-                f"{where}: the disclosed opening does not open C_L",
+                f"{where}: the disclosed opening does not open {what}",
                 section=where,
                 file=MANIFEST_NAME,
-                field=f"assets[{asset_index}].disclosed_liabilities",
+                field=f"assets[{asset_index}].{key}",
             )
 
 
@@ -180,8 +201,11 @@ def verify_asset(
     batch_chunks: int = 16,
     progress: ChunkProgress | None = None,
     watch: LeafWatch | None = None,
-) -> None:
-    """Steps 3-5 of §7 for one asset whose data files passed :func:`verifier.reading.check_file`.
+    solvency: bool = True,
+) -> Point:
+    """Steps 3-5 of §7 for one asset whose data files passed :func:`verifier.reading.check_file`; return ``C_L``.
+
+    ``solvency=False`` stops before step 5 (version 4 runs the margin step first, §14.5).
 
     Sets the ``*_ok`` flags of ``report`` as each step passes. ``watch`` lets a
     caller look at chosen leaf records in the same pass (the customer check
@@ -199,10 +223,13 @@ def verify_asset(
             raise ParameterError("a leaf watch is for the leaf tree of format versions 1 and 2")
         C_L = verify_sum_tree(bundle, manifest, asset_index, C_L_manifest, pc_gens, report, batch_chunks,
                               progress.advance)
-        record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
-        verify_solvency(manifest, asset, C_L, record, pc_gens, asset_index)
-        report.solvency_ok = True
-        return
+        if solvency:
+            record = read_small_file(
+                bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE
+            )
+            verify_solvency(manifest, asset, C_L, record, pc_gens, asset_index)
+            report.solvency_ok = True
+        return C_L
     be = pc_gens.B.backend
     m = asset.chunk_size
     leaves_section = asset.leaves.name
@@ -271,9 +298,11 @@ def verify_asset(
         raise batch.failure
     report.range_proofs_ok = True
 
-    record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
-    verify_solvency(manifest, asset, C_L, record, pc_gens, asset_index)
-    report.solvency_ok = True
+    if solvency:
+        record = read_small_file(bundle / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY, SOLVENCY_RECORD_SIZE)
+        verify_solvency(manifest, asset, C_L, record, pc_gens, asset_index)
+        report.solvency_ok = True
+    return C_L
 
 
 def new_asset_report(asset: AssetEntry) -> AssetReport:
@@ -291,6 +320,26 @@ def new_asset_report(asset: AssetEntry) -> AssetReport:
         reserves_basis=asset.reserves_basis,
         reserves_ok=asset.reserves_basis == "declared",
         sum_tree=asset.has_sum_tree,
+        margin=asset.debt_commitment is not None,
+        debt_disclosed=None if asset.disclosed_debt is None else asset.disclosed_debt[0],
+        collateral_disclosed=None if asset.disclosed_collateral is None else asset.disclosed_collateral[0],
+    )
+
+
+def new_margin_report(manifest: Manifest) -> MarginReport | None:
+    """Return the not-yet-verified :class:`MarginReport` of a format-4 bundle (``None`` without margin)."""
+    margin = margin_section(manifest)
+    if margin is None:
+        return None
+    params = margin.params
+    return MarginReport(
+        accounts=params.accounts,
+        slots=params.slots,
+        tiers=params.tiers,
+        collateral_types=params.collateral_types,
+        value_decimals=params.value_decimals,
+        params_sha256=params.digest().hex(),
+        root=margin.root.hex(),
     )
 
 
@@ -350,6 +399,7 @@ def verify_bundle(
         report.bundle_digest = manifest.digest.hex()
         report.format_version = manifest.version
         report.assets = [new_asset_report(a) for a in manifest.assets]
+        report.margin = new_margin_report(manifest)
         if eth_rpc and manifest.wallets is None:
             raise ParameterError(
                 f"--eth-rpc: this bundle (format version {manifest.version}) has no wallet list; its reserves are "
@@ -360,18 +410,36 @@ def verify_bundle(
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
         liabilities = decode_liabilities(manifest, be)
+        debts = decode_debts(manifest, be)
 
         check_file_set(path, manifest)
         for asset in manifest.assets:
             for entry, magic, count, record_size in file_roles(asset):
                 check_file(path / entry.name, entry, magic, count, record_size)
+        for entry, magic, count, record_size in margin_file_roles(manifest):
+            check_file(path / entry.name, entry, magic, count, record_size)
         if manifest.wallets is not None:
             verify_reserves(path, manifest, report, eth_rpc)
 
         pc_gens = PedersenGens.default(be)
         counter = ChunkProgress(sum(a.chunk_count for a in manifest.assets), progress)
-        for i, (asset_report, C_L) in enumerate(zip(report.assets, liabilities, strict=True)):
-            verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter)
+        if report.margin is None:
+            for i, (asset_report, C_L) in enumerate(zip(report.assets, liabilities, strict=True)):
+                verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter)
+        else:
+            # §14.5: steps 3' to 4' for every asset, then the margin step, then every asset's step 5.
+            sums = [
+                verify_asset(path, manifest, i, C_L, pc_gens, asset_report, batch_chunks, counter, solvency=False)
+                for i, (asset_report, C_L) in enumerate(zip(report.assets, liabilities, strict=True))
+            ]
+            totals = verify_margin(path, manifest, debts, pc_gens, report.margin, batch_chunks)
+            for asset_report in report.assets:
+                asset_report.debt_ok = True
+            for i, (asset, asset_report, C_L) in enumerate(zip(manifest.assets, report.assets, sums, strict=True)):
+                record = read_small_file(path / asset.solvency.name, asset.solvency, MAGIC_SOLVENCY,
+                                         SOLVENCY_RECORD_SIZE)
+                verify_solvency(manifest, asset, C_L, record, pc_gens, i, totals)
+                asset_report.solvency_ok = True
     except ProofError as exc:
         report.fail(exc)
         exc.report = report

@@ -1,7 +1,11 @@
 """Summarise a bundle without verifying any proof (``solvency inspect``): manifest fields, files, digests.
 
 Every data file the manifest lists is shown with its role: ``leaves``, ``range_proofs``,
-``solvency``, and in format version 3 ``nodes`` and ``node_proofs`` (the sum tree).
+``solvency``, in format version 3 ``nodes`` and ``node_proofs`` (the sum tree), and in
+version 4 ``margin_records`` and ``margin_proofs``. A version-4 summary also shows the
+margin section (``margin``): its counts, the parameters' digest, every price and every
+haircut schedule as the manifest states them, and each asset's debt commitment and
+disclosed totals.
 """
 
 from __future__ import annotations
@@ -12,8 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from circuits.errors import FormatError
-from circuits.manifest import MANIFEST_NAME
-from verifier.reading import HASH_BLOCK, file_role_names, file_roles, open_regular, read_manifest
+from circuits.manifest import MANIFEST_NAME, FileEntry, Manifest
+from verifier.reading import (
+    HASH_BLOCK,
+    file_role_names,
+    file_roles,
+    margin_file_roles,
+    margin_section,
+    open_regular,
+    read_manifest,
+)
 from verifier.report import format_units
 
 __all__ = ["file_error", "inspect_bundle"]
@@ -42,6 +54,62 @@ def _file_state(path: Path, expected_size: int) -> tuple[bool, int | None, bytes
     return True, size, digest.digest()
 
 
+def _file_summary(path: Path, role: str, entry: FileEntry) -> dict[str, Any]:
+    """Return one listed file's line of the summary: role, listed and actual size, presence, digest match."""
+    present, size, sha256 = _file_state(path / entry.name, entry.size)
+    return {
+        "role": role,
+        "name": entry.name,
+        "size": entry.size,
+        "actual_size": size,
+        "present": present,
+        "sha256": entry.sha256.hex(),
+        "digest_ok": sha256 == entry.sha256,
+    }
+
+
+def _margin_summary(path: Path, manifest: Manifest) -> dict[str, Any] | None:
+    """Return the margin section of a version-4 summary (``None`` before): counts, digest, prices, schedules."""
+    margin = margin_section(manifest)
+    if margin is None:
+        return None
+    params = margin.params
+    q = params.value_decimals
+    assets = []
+    for a in params.assets:
+        haircuts = {}
+        for name, schedule in zip(params.collateral_types, a.haircuts, strict=True):
+            haircuts[name] = [
+                {
+                    "up_to": None if t.up_to is None else str(t.up_to),
+                    "up_to_display": None if t.up_to is None else format_units(t.up_to, q),
+                    "ratio": t.ratio,
+                }
+                for t in schedule
+            ]
+        assets.append(
+            {"symbol": a.symbol, "price": str(a.price), "price_display": format_units(a.price, q), "haircuts": haircuts}
+        )
+    roles = ("margin_records", "margin_proofs")
+    return {
+        "value_decimals": q,
+        "collateral_types": list(params.collateral_types),
+        "types": params.types,
+        "slots": params.slots,
+        "tiers": params.tiers,
+        "accounts": params.accounts,
+        "values_per_account": params.values_per_account,
+        "parts": list(params.parts),
+        "params_sha256": params.digest().hex(),
+        "root": margin.root.hex(),
+        "assets": assets,
+        "files": [
+            _file_summary(path, role, entry)
+            for role, (entry, *_) in zip(roles, margin_file_roles(manifest), strict=True)
+        ],
+    }
+
+
 def inspect_bundle(path: Path) -> dict[str, Any]:
     """Summarise a bundle WITHOUT verifying any proof (nor any wallet's proof of control): manifest, files, digests.
 
@@ -62,22 +130,22 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
         files = []
         for role, (entry, *_) in zip(file_role_names(asset), file_roles(asset), strict=True):
             listed.add(entry.name)
-            file_path = path / entry.name
-            present, size, sha256 = _file_state(file_path, entry.size)
-            digest_ok = sha256 == entry.sha256
-            files_ok = files_ok and digest_ok
-            files.append(
-                {
-                    "role": role,
-                    "name": entry.name,
-                    "size": entry.size,
-                    "actual_size": size,
-                    "present": present,
-                    "sha256": entry.sha256.hex(),
-                    "digest_ok": digest_ok,
-                }
-            )
+            summary = _file_summary(path, role, entry)
+            files_ok = files_ok and summary["digest_ok"]
+            files.append(summary)
         disclosed = asset.disclosed_liabilities
+        margin_keys: dict[str, Any] = {}
+        if manifest.margin is not None:
+            debt, collateral = asset.disclosed_debt, asset.disclosed_collateral
+            margin_keys = {
+                "debt_commitment": None if asset.debt_commitment is None else asset.debt_commitment.hex(),
+                "debt_disclosed": None if debt is None else str(debt[0]),
+                "debt_disclosed_display": None if debt is None else format_units(debt[0], asset.decimals),
+                "collateral_disclosed": None if collateral is None else str(collateral[0]),
+                "collateral_disclosed_display": (
+                    None if collateral is None else format_units(collateral[0], asset.decimals)
+                ),
+            }
         assets.append(
             {
                 "symbol": asset.symbol,
@@ -96,9 +164,15 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
                 "liabilities_disclosed_display": (
                     None if disclosed is None else format_units(disclosed[0], asset.decimals)
                 ),
+                **margin_keys,
                 "files": files,
             }
         )
+    margin = _margin_summary(path, manifest)
+    if margin is not None:
+        for f in margin["files"]:
+            listed.add(f["name"])
+            files_ok = files_ok and f["digest_ok"]
     wallets = None
     if manifest.wallets is not None:
         entry = manifest.wallets
@@ -118,6 +192,7 @@ def inspect_bundle(path: Path) -> dict[str, Any]:
     return {
         "format_version": manifest.version,
         "wallets": wallets,
+        "margin": margin,
         "exchange": manifest.exchange,
         "round": manifest.round,
         "created": manifest.created,
@@ -141,6 +216,8 @@ def file_error(summary: dict[str, Any]) -> FormatError | None:
         name = summary["extra_files"][0]
         return FormatError(f"bundle: unexpected file {name!r} (the manifest does not list it)", section=name, file=name)
     files = [f for asset in summary["assets"] for f in asset["files"]]
+    if summary.get("margin") is not None:
+        files += summary["margin"]["files"]
     if summary.get("wallets") is not None:
         files.append(summary["wallets"])
     for f in files:

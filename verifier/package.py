@@ -58,17 +58,18 @@ from circuits.package import Package, PackageEntry, SumTreeEntry
 from verifier.bundle import (
     ChunkProgress,
     check_published_digest,
-    chunk_statement,
     new_asset_report,
     verify_asset,
     verify_solvency,
 )
-from verifier.package_tree import EntryAlone, check_entry, check_entry_alone
+from verifier.package_margin import check_margin, check_margin_alone, margin_claims, slot_leaf_ids
+from verifier.package_tree import EntryAlone, Pending, check_entry, check_entry_alone, verify_pending
 from verifier.range_proof import verify_range
 from verifier.reading import (
     RecordReader,
     check_file,
     decode_chunk_proof,
+    decode_debts,
     decode_leaf,
     decode_liabilities,
     file_roles,
@@ -89,8 +90,12 @@ from verifier.report import (
     format_units,
 )
 from verifier.reserves import verify_reserves
+from verifier.sum_tree import chunk_statement
 
 __all__ = ["check_package", "read_package"]
+
+#: The bundle format versions a package of each format version is for (§8, §14.6).
+_BUNDLE_VERSIONS: Final[dict[int, tuple[int, ...]]] = {1: (1, 2), 2: (3,), 3: (4,)}
 
 #: Leaf records read per ``read`` call while scanning a leaves file (bounded memory).
 SCAN_RECORDS: Final[int] = 4096
@@ -516,6 +521,8 @@ def _claims(package: Package, manifest: Manifest | None, report: PackageReport) 
                 f"{format_units(asset.disclosed_liabilities[0], asset.decimals)} {S}, and that opening was checked.",
                 S, (S, "solvency proof"),
             )
+    if package.margin is not None:
+        margin_claims(package, manifest, report, proven, not_proven)
     if manifest is None:
         symbols = ", ".join(e.asset for e in package.entries)
         not_proven(
@@ -644,11 +651,15 @@ def _tree_claims(
             S, (S, "reserves"),
         )
     solvency_checks = [(S, "root"), (S, "node proofs"), (S, "solvency proof")]
+    # Version 4: the proof is for the net liabilities C_L - C_D (balances less margin debt, §14.5).
+    net = "" if manifest.margin is None else (
+        " less the margin debt committed in the bundle's debt commitment C_D (net liabilities C_L - C_D)")
     if leaves:
         solvency_checks.append((S, "chunk range proof"))
         proven(
             "solvency",
-            f"The {S} solvency proof shows that the stated reserves of {reserves} are {ratio} {S} liabilities C_L, "
+            f"The {S} solvency proof shows that the stated reserves of {reserves} are {ratio} {S} liabilities C_L"
+            f"{net}, "
             + ("in which your balance is counted beside sums proven non-negative." if depth else
                f"the sum of the one chunk's {asset.chunk_size} balances, each proven non-negative."),
             S, *solvency_checks,
@@ -657,7 +668,7 @@ def _tree_claims(
         proven(
             "solvency_of_C_L",
             f"The {S} solvency proof shows that the stated reserves of {reserves} are {ratio} liabilities committed "
-            f"in C_L, the root of the sum tree.",
+            f"in C_L, the root of the sum tree{net}.",
             S, *solvency_checks,
         )
     if asset.chunk_count > 1:
@@ -673,6 +684,13 @@ def _tree_claims(
             "disclosed",
             f"The exchange disclosed total {S} liabilities of "
             f"{format_units(asset.disclosed_liabilities[0], asset.decimals)} {S}, and that opening was checked.",
+            S, (S, "solvency proof"),
+        )
+    if asset.disclosed_debt is not None:
+        proven(
+            "disclosed_debt",
+            f"The exchange disclosed total {S} margin debt of {format_units(asset.disclosed_debt[0], asset.decimals)} "
+            f"{S}, and that opening of the debt commitment C_D was checked.",
             S, (S, "solvency proof"),
         )
 
@@ -781,12 +799,16 @@ def check_package(
         report.entries = entries
         commitments = [pc_gens.commit(e.amount, e.blinding) for e in package.entries]
         alone: list[EntryAlone | None] = []
+        margin_leaves = slot_leaf_ids(package)
         for i, (entry, V, entry_report) in enumerate(zip(package.entries, commitments, entries, strict=True)):
             if isinstance(entry, SumTreeEntry):
-                alone.append(check_entry_alone(package, package_file, i, entry, V, entry_report))
+                alone.append(
+                    check_entry_alone(package, package_file, i, entry, V, entry_report, margin_leaves.get(entry.asset))
+                )
             else:
                 _check_entry_alone(package, package_file, i, entry, V, entry_report)
                 alone.append(None)
+        margin_alone = None if package.margin is None else check_margin_alone(package, package_file, pc_gens, report)
 
         manifest: Manifest | None = None
         if bundle_path is not None:
@@ -808,16 +830,18 @@ def check_package(
                     file=package_file,
                     field="round",
                 )
-            if tree != all(a.has_sum_tree for a in manifest.assets):
+            bundle_versions = _BUNDLE_VERSIONS[package.format_version]
+            if manifest.version not in bundle_versions:
                 raise VerificationError(
                     f"package.format_version: a package of format version {package.format_version} is for bundles "
-                    f"of format version {'3' if tree else '1 or 2'}, this bundle is of format version "
+                    f"of format version {' or '.join(map(str, bundle_versions))}, this bundle is of format version "
                     f"{manifest.version}",
                     section="package.format_version",
                     file=package_file,
                     field="format_version",
                 )
             liabilities = decode_liabilities(manifest, be)
+            debts = decode_debts(manifest, be)
             indices = []
             for i, (entry, entry_report) in enumerate(zip(package.entries, entries, strict=True)):
                 entry_report.add(
@@ -828,16 +852,35 @@ def check_package(
                 _check_reserves(bundle, manifest, package, entries)
             if tree:
                 counter = ChunkProgress(len(indices), progress)
+                pendings: list[Pending] = []
+
+                def earlier() -> None:
+                    verify_pending(pendings)
+
                 for i, (entry, V, entry_report, k, entry_alone) in enumerate(
                     zip(package.entries, commitments, entries, indices, alone, strict=True)
                 ):
-                    assert isinstance(entry, SumTreeEntry) and entry_alone is not None, "package version 2"
-                    checked = check_entry(
-                        bundle, manifest, k, liabilities[k], package_file, i, entry, V, entry_alone, pc_gens,
-                        entry_report, counter.advance,
-                    )
+                    assert isinstance(entry, SumTreeEntry) and entry_alone is not None, "package version 2 or 3"
+                    try:
+                        checked, pending = check_entry(
+                            bundle, manifest, k, liabilities[k], package_file, i, entry, V, entry_alone, pc_gens,
+                            entry_report, counter.advance, earlier, debts[k] if debts else None,
+                        )
+                    except ProofError:
+                        earlier()  # §8.1 order: a false proof of an earlier entry first
+                        raise
+                    pendings.append(pending)
                     if not checked:
                         report.chunks_unchecked.append(entry.asset)
+                if margin_alone is not None:
+                    points = {e.asset: V for e, V in zip(package.entries, commitments, strict=True)}
+                    pendings.append(
+                        check_margin(
+                            bundle, manifest, package, points, margin_alone, liabilities, debts, pc_gens, report,
+                            earlier,
+                        )
+                    )
+                verify_pending(pendings)
             counter = ChunkProgress(sum(manifest.assets[k].chunk_count for k in indices), progress)
             for entry, V, entry_report, k in zip(package.entries, commitments, entries, indices, strict=True):
                 if not isinstance(entry, PackageEntry):

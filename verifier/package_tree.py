@@ -22,9 +22,10 @@ costs ``O(log N + m)`` whatever the bundle's size. Then, in the order of §8.1:
 6. each parent's node proof, over its two children's commitments;
 7. the solvency proof for ``V_s`` from ``liabilities_commitment``, then a disclosed opening.
 
-All range proofs of one entry are verified in one batch (:func:`verifier.batch.verify_batch`);
-a failure is reported as the lowest item of that order, and a structural failure of
-items 4 to 7 only after the chunk proof (item 3) is found true.
+The range proofs of every entry (and of a margin account, :mod:`verifier.package_margin`) are
+verified in one batch (:func:`verify_pending`); a failure is reported as the lowest item of
+that order, and a structural failure of items 4 to 7 only after the earlier entries' proofs
+and the chunk proof (item 3) are found true.
 
 If the leaves file is absent or unreadable, items 2 and 3 are skipped: inclusion is
 still checked (``MTH_k`` from ``chunk_path``, ``C_k`` from the nodes file), and the caller
@@ -50,7 +51,6 @@ from circuits.merkle import leaf_hash, verify_merkle_path
 from circuits.package import Package, SumTreeEntry
 from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
-from circuits.statements import ChunkStatement
 from circuits.sumtree import chunk_hash, chunk_node_hash, chunk_path, root_index, sum_node_hash
 from verifier.batch import BatchVerificationError, verify_batch
 from verifier.bundle import solvency_statement
@@ -66,7 +66,7 @@ from verifier.reading import (
     file_roles,
 )
 from verifier.report import EntryReport, format_units
-from verifier.sum_tree import check_node_record, node_statement
+from verifier.sum_tree import check_node_record, chunk_statement, node_statement
 
 __all__: list[str] = []
 
@@ -94,9 +94,14 @@ class EntryAlone:
 
 
 def check_entry_alone(
-    package: Package, package_file: str, i: int, entry: SumTreeEntry, V: Point, report: EntryReport
+    package: Package, package_file: str, i: int, entry: SumTreeEntry, V: Point, report: EntryReport,
+    margin_leaf: tuple[bytes, bytes] | None = None,
 ) -> EntryAlone:
     """Step 4 of §8.1 for a version-2 entry: leaf id, ``MTH_k`` from ``chunk_path``, ``node_path`` points.
+
+    ``margin_leaf`` is ``(leaf_id, leaf_salt)`` for the entry of a real slot of the customer's
+    margin account (package format 3, §14.6): its leaf carries the record's margin leaf id and
+    the margin salt, which are compared instead of §8's leaf id.
 
     Raises:
         VerificationError: the leaf id is not the hash of round, asset, customer id and salt.
@@ -104,12 +109,25 @@ def check_entry_alone(
             ``liabilities_commitment`` does not decode (section: that field).
     """
     section = f"package.entries[{i}]"
-    if leaf_id(package.round, entry.asset, package.customer_id, entry.leaf_salt) != entry.leaf_id:
+    if margin_leaf is not None:
+        if (entry.leaf_id, entry.leaf_salt) != margin_leaf:
+            raise fail_check(
+                report, "leaf id",
+                "the leaf id is not your margin record's leaf id for this asset (or the salt is not your margin "
+                "salt)", section, file=package_file, field=f"entries[{i}].leaf_id",
+            )
+        report.add(
+            "leaf id", True,
+            f"leaf id {_short(entry.leaf_id)} is your margin record's leaf id for {entry.asset}, which derives from "
+            f"your customer id and margin salt",
+        )
+    elif leaf_id(package.round, entry.asset, package.customer_id, entry.leaf_salt) != entry.leaf_id:
         raise fail_check(
             report, "leaf id", "the leaf id is not the hash of round, asset, customer id and salt", section,
             file=package_file, field=f"entries[{i}].leaf_id",
         )
-    report.add("leaf id", True, f"leaf id {_short(entry.leaf_id)} derives from your customer id and salt")
+    else:
+        report.add("leaf id", True, f"leaf id {_short(entry.leaf_id)} derives from your customer id and salt")
     m, k = entry.chunk_size, entry.chunk
     h = leaf_hash(entry.leaf_id, entry.leaf_index, V.to_bytes())
     try:
@@ -161,22 +179,48 @@ def leaves_absent(path: Path) -> bool:
     return False
 
 
+#: One range proof of a check, for the shared batch: ``(section, file, field, statement, proof)``.
+ProofItem = tuple[str, str, str, RangeStatement, RangeProof]
+
+
 @dataclass
-class _Proofs:
-    """The range proofs of one entry, in §8.1 order, for one batch: ``(section, file, field, statement, proof)``."""
+class Pending:
+    """The range proofs of one part of a customer check (an entry, the margin account), waiting for one batch.
 
-    items: list[tuple[str, str, str, RangeStatement, RangeProof]]
+    ``on_fail(error)`` records the failed check (the error is raised after it); ``on_pass()`` records the
+    passed checks and runs what §8.1 orders after the proofs (a disclosed opening; it may raise).
+    """
 
-    def verify(self) -> None:
-        if not self.items:
-            return
+    items: list[ProofItem]
+    on_fail: Callable[[VerificationError], None]
+    on_pass: Callable[[], None]
+
+
+def verify_pending(pendings: list[Pending]) -> None:
+    """Verify every pending proof of ``pendings`` in one batch (:func:`verifier.batch.verify_batch`).
+
+    A failure is reported as the lowest item, in the order of ``pendings`` and of their items
+    (§8.1's order); the owner's ``on_fail`` records it. Then each ``on_pass`` runs, in order.
+    The list is emptied first, so a second call (while reporting the first one's failure) does nothing.
+
+    Raises:
+        VerificationError: a proof is false (section, file and field of its item).
+    """
+    done = list(pendings)
+    pendings.clear()
+    owners = [(pending, item) for pending in done for item in pending.items]
+    if owners:
         try:
-            verify_batch([it[3] for it in self.items], [it[4] for it in self.items])
+            verify_batch([item[3] for _, item in owners], [item[4] for _, item in owners])
         except BatchVerificationError as exc:
             pos = min(exc.bad_indices)
-            section, file, field, _, _ = self.items[pos]
+            pending, (section, file, field, _, _) = owners[pos]
             reason = exc.reasons.get(pos, "the range proof does not verify")
-            raise VerificationError(f"{section}: {reason}", section=section, file=file, field=field) from None
+            error = VerificationError(f"{section}: {reason}", section=section, file=file, field=field)
+            pending.on_fail(error)
+            raise error from None
+    for pending in done:
+        pending.on_pass()
 
 
 def _open(bundle: Path, asset: AssetEntry, role: str, files: list[RecordFile]) -> RecordFile:
@@ -201,11 +245,17 @@ def check_entry(
     pc_gens: PedersenGens,
     report: EntryReport,
     advance: Callable[[int], None],
-) -> bool:
-    """Step 6 of §8.1 "Version 3" for entry ``i``; return whether the chunk (leaves and chunk proof) was checked.
+    earlier: Callable[[], None],
+    C_D: Point | None = None,
+) -> tuple[bool, Pending]:
+    """Step 6 of §8.1 "Version 3" for entry ``i``; return whether the chunk was checked, and its proofs.
 
-    ``C_L`` is the manifest's decoded ``liabilities_commitment`` of the asset.
-    ``report.bytes_read`` gets the bytes read from each file.
+    ``C_L`` is the manifest's decoded ``liabilities_commitment`` of the asset, ``C_D`` its decoded
+    ``debt_commitment`` (version 4, §14.5: the solvency statement is for ``C_L - C_D``).
+    ``report.bytes_read`` gets the bytes read from each file. The entry's range proofs are
+    returned, not verified (:func:`verify_pending` verifies every part of the check in one batch);
+    ``earlier()`` verifies the proofs of the parts before this one, and is called before a
+    structural failure of this entry is reported (§8.1 order).
 
     Raises:
         FormatError: a file is not regular, has another size or header, or a record does not decode.
@@ -229,15 +279,14 @@ def check_entry(
         node_proofs = _open(bundle, asset, "node_proofs", files)
         solvency = _open(bundle, asset, "solvency", files)
         report.add("files", True, f"the {entry.asset} files are regular files with the manifest's sizes and headers")
-        checked = _check_records(
+        return _check_records(
             manifest, asset, asset_index, C_L, package_file, i, entry, V, alone, pc_gens, report, advance,
-            leaves, proofs, nodes, node_proofs, solvency,
+            leaves, proofs, nodes, node_proofs, solvency, earlier, C_D,
         )
     finally:
         for f in files:
             report.bytes_read[f.section] = f.bytes_read
             f.close()
-    return checked
 
 
 def _check_records(
@@ -258,13 +307,15 @@ def _check_records(
     nodes: RecordFile,
     node_proofs: RecordFile,
     solvency: RecordFile,
-) -> bool:
-    """Items 2 to 7 of §8.1 "Version 3" over the opened files."""
+    earlier: Callable[[], None],
+    C_D: Point | None,
+) -> tuple[bool, Pending]:
+    """Items 2 to 7 of §8.1 "Version 3" over the opened files; the proofs are returned for the batch."""
     be = V.backend
     section = f"package.entries[{i}]"
     m, k = asset.chunk_size, entry.chunk
     leaves_section = asset.leaves.name
-    batch = _Proofs([])
+    items: list[ProofItem] = []
 
     # 2. the chunk's leaf records; 3. its range proof (parsed now, verified in the batch).
     chunk_C: Point | None = None
@@ -311,11 +362,8 @@ def _check_records(
         except FormatError as exc:
             report.add("chunk range proof", False, str(exc.__cause__ or exc))
             raise
-        statement = ChunkStatement(
-            exchange=manifest.exchange, round=manifest.round, symbol=asset.symbol, leaf_count=asset.leaf_count,
-            chunk_size=m, chunk=k, merkle_root=asset.merkle_root,
-        ).range_statement(commitments)
-        batch.items.append((where, asset.range_proofs.name, f"chunk {k}", statement, chunk_proof))
+        statement = chunk_statement(manifest, asset, k).range_statement(commitments)
+        items.append((where, asset.range_proofs.name, f"chunk {k}", statement, chunk_proof))
 
     try:
         node_children = _check_path(
@@ -330,7 +378,7 @@ def _check_records(
                 raise
             name = node_proofs.section
             statement = node_statement(manifest, asset, split).range_statement(left, right)
-            batch.items.append((f"{name}[{split - 1}]", name, f"record {split - 1}", statement, proof))
+            items.append((f"{name}[{split - 1}]", name, f"record {split - 1}", statement, proof))
         # 7. the solvency proof, for V_s from liabilities_commitment.
         name = asset.solvency.name
         try:
@@ -338,15 +386,17 @@ def _check_records(
         except FormatError as exc:
             report.add("solvency proof", False, str(exc))
             raise FormatError(f"{name}: {exc}", section=name, file=name) from exc
-        solvency_range = solvency_statement(manifest, asset, C_L).range_statement(pc_gens)
+        solvency_range = solvency_statement(manifest, asset, C_L, C_D).range_statement(pc_gens)
         if solvency_range.commitments[0].is_identity():
+            what = "num*C_L" if C_D is None else "num*(C_L - C_D)"
             raise fail_check(
-                report, "solvency proof", "V_s = den*R*B - num*C_L is the identity", name, file=name
+                report, "solvency proof", f"V_s = den*R*B - {what} is the identity", name, file=name
             )
     except ProofError:
-        # §8.1 order: a false chunk proof (item 3) is reported before anything after it.
+        # §8.1 order: the earlier entries' proofs, then a false chunk proof (item 3), before anything after it.
+        earlier()
         if leaves is not None:
-            chunk_where, chunk_file, chunk_field, statement, chunk_proof = batch.items[0]
+            chunk_where, chunk_file, chunk_field, statement, chunk_proof = items[0]
             try:
                 verify_range(statement, chunk_proof)
             except VerificationError as exc:
@@ -355,11 +405,9 @@ def _check_records(
                     chunk_where, file=chunk_file, field=chunk_field,
                 ) from exc
         raise
-    batch.items.append((name, name, "", solvency_range, solvency_proof))
+    items.append((name, name, "", solvency_range, solvency_proof))
 
-    try:
-        batch.verify()
-    except VerificationError as exc:
+    def on_fail(exc: VerificationError) -> None:
         failed = exc.file
         if leaves is not None and failed == asset.range_proofs.name:
             report.add("chunk range proof", False, str(exc))
@@ -369,31 +417,40 @@ def _check_records(
             report.add("node proofs", False, str(exc))
         else:
             report.add("solvency proof", False, str(exc))
-        raise
-    advance(1)
-    if leaves is not None:
-        report.add(
-            "chunk range proof", True,
-            f"chunk {k} (leaves {k * m}..{k * m + m - 1}) proves each balance in it is in [0, 2^64)",
-        )
-    report.add(
-        "node proofs", True,
-        f"the {len(node_children)} node proofs on your path show each child sum is in [0, 2^128)",
-    )
-    if asset.disclosed_liabilities is not None:
-        amount, blinding = asset.disclosed_liabilities
-        if pc_gens.commit(amount, blinding) != C_L:
-            where = f"manifest.assets[{asset_index}].disclosed_liabilities"
-            raise fail_check(
-                report, "solvency proof", "the disclosed opening does not open C_L", where,
-                file="manifest.json", field=f"assets[{asset_index}].disclosed_liabilities",
+
+    def on_pass() -> None:
+        advance(1)
+        if leaves is not None:
+            report.add(
+                "chunk range proof", True,
+                f"chunk {k} (leaves {k * m}..{k * m + m - 1}) proves each balance in it is in [0, 2^64)",
             )
-    report.add(
-        "solvency proof", True,
-        f"the solvency proof verifies for reserves {format_units(asset.reserves, asset.decimals)} {asset.symbol} "
-        f"against the liabilities commitment C_L, the root of the sum tree",
-    )
-    return leaves is not None
+        report.add(
+            "node proofs", True,
+            f"the {len(node_children)} node proofs on your path show each child sum is in [0, 2^128)",
+        )
+        disclosed = [("disclosed_liabilities", asset.disclosed_liabilities, C_L, "C_L")]
+        if C_D is not None:
+            disclosed.append(("disclosed_debt", asset.disclosed_debt, C_D, "the debt commitment C_D"))
+        for key, opening, commitment, what in disclosed:
+            if opening is None:
+                continue
+            amount, blinding = opening
+            if pc_gens.commit(amount, blinding) != commitment:
+                where = f"manifest.assets[{asset_index}].{key}"
+                raise fail_check(
+                    report, "solvency proof", f"the disclosed opening does not open {what}", where,
+                    file="manifest.json", field=f"assets[{asset_index}].{key}",
+                )
+        against = "C_L, the root of the sum tree" if C_D is None else (
+            "C_L - C_D: the liabilities commitment C_L, the root of the sum tree, less the debt commitment C_D")
+        report.add(
+            "solvency proof", True,
+            f"the solvency proof verifies for reserves {format_units(asset.reserves, asset.decimals)} "
+            f"{asset.symbol} against {against}",
+        )
+
+    return leaves is not None, Pending(items, on_fail, on_pass)
 
 
 def _check_path(

@@ -29,7 +29,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, TypeVar
+from typing import IO, Final, NamedTuple, TypeVar
 
 from circuits.backends import GroupBackend
 from circuits.constants import POINT_SIZE
@@ -50,6 +50,7 @@ from circuits.errors import FormatError
 from circuits.group import Point
 from circuits.limits import MAX_MANIFEST_BYTES
 from circuits.manifest import MANIFEST_NAME, AssetEntry, FileEntry, Manifest
+from circuits.margin import MAGIC_MARGIN_PROOFS, MAGIC_MARGIN_RECORDS, MarginParams
 from circuits.proofs import RangeProof
 from circuits.sumtree import NODE_RECORD_SIZE, node_count
 
@@ -183,6 +184,57 @@ def decode_liabilities(manifest: Manifest, backend: GroupBackend) -> list[Point]
     return points
 
 
+def decode_debts(manifest: Manifest, backend: GroupBackend) -> list[Point]:
+    """Decode every asset's ``debt_commitment`` (version 4; the identity allowed); ``[]`` without margin (§14.3).
+
+    Raises:
+        FormatError: a commitment does not decode (section ``manifest.assets[<a>].debt_commitment``).
+    """
+    if manifest.margin is None:
+        return []
+    points = []
+    for i, asset in enumerate(manifest.assets):
+        section = f"manifest.assets[{i}].debt_commitment"
+        assert asset.debt_commitment is not None, "every asset of a version-4 manifest has a debt commitment"
+        try:
+            points.append(Point.from_bytes(asset.debt_commitment, backend))
+        except FormatError as exc:
+            raise FormatError(
+                f"{section}: {exc}", section=section, file=MANIFEST_NAME, field=f"assets[{i}].debt_commitment"
+            ) from exc
+    return points
+
+
+class MarginSection(NamedTuple):
+    """A version-4 manifest's margin section (§14.3): the parameters, the records' root and the two files."""
+
+    params: MarginParams
+    root: bytes
+    records: FileEntry
+    proofs: FileEntry
+
+
+def margin_section(manifest: Manifest) -> MarginSection | None:
+    """Return the manifest's margin section, or ``None`` before version 4."""
+    if manifest.margin is None:
+        return None
+    assert manifest.margin_root is not None and manifest.margin_records is not None, "a parsed v4 manifest"
+    assert manifest.margin_proofs is not None, "a parsed v4 manifest"
+    return MarginSection(manifest.margin, manifest.margin_root, manifest.margin_records, manifest.margin_proofs)
+
+
+def margin_file_roles(manifest: Manifest) -> list[tuple[FileEntry, bytes, int, int]]:
+    """Return ``(file, magic, count, record_size)`` of the margin records and proofs (§14.4); ``[]`` without margin."""
+    margin = margin_section(manifest)
+    if margin is None:
+        return []
+    params = margin.params
+    return [
+        (margin.records, MAGIC_MARGIN_RECORDS, params.accounts, params.record_size),
+        (margin.proofs, MAGIC_MARGIN_PROOFS, params.accounts, params.proofs_record_size),
+    ]
+
+
 def file_roles(asset: AssetEntry) -> list[tuple[FileEntry, bytes, int, int]]:
     """Return ``(file, magic, count, record_size)`` for each data file of ``asset`` (§3), in manifest order.
 
@@ -211,9 +263,9 @@ def file_role_names(asset: AssetEntry) -> list[str]:
 def check_file_set(bundle: Path, manifest: Manifest) -> None:
     """Require the directory to hold exactly ``manifest.json`` and the listed files (§2, §7 step 2)."""
     expected = {MANIFEST_NAME}
-    for asset in manifest.assets:
-        expected.update(entry.name for entry, *_ in file_roles(asset))
     listed = [entry for asset in manifest.assets for entry, *_ in file_roles(asset)]
+    listed += [entry for entry, *_ in margin_file_roles(manifest)]
+    expected.update(entry.name for entry in listed)
     if manifest.wallets is not None:
         expected.add(manifest.wallets.name)
         listed.append(manifest.wallets)

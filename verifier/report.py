@@ -20,6 +20,8 @@ __all__ = [
     "BundleReport",
     "CheckRef",
     "Claim",
+    "MarginAccountReport",
+    "MarginReport",
     "PackageReport",
     "format_units",
 ]
@@ -99,6 +101,14 @@ class AssetReport:
     nodes_ok: bool = False
     #: Version 3: every sum node's range proof (both children's sums in ``[0, 2^128)``) verifies.
     node_proofs_ok: bool = False
+    #: Version 4 (margin accounts): the asset has a ``debt_commitment`` ``C_D`` and its solvency proof is
+    #: for ``C_L - C_D``.
+    margin: bool = False
+    #: Version 4: ``C_D`` is the sum of the debt commitments of every margin slot naming the asset.
+    debt_ok: bool = False
+    #: Version 4: the disclosed total debt and total pledged collateral (base units), if the exchange opted in.
+    debt_disclosed: int | None = None
+    collateral_disclosed: int | None = None
 
     def format_amount(self, amount: int) -> str:
         """Return ``amount`` base units of this asset as a decimal string with ``decimals`` places."""
@@ -118,9 +128,10 @@ class AssetReport:
     def ok(self) -> bool:
         """Whether every check of this asset passed."""
         tree = not self.sum_tree or (self.nodes_ok and self.node_proofs_ok)
+        debt = not self.margin or self.debt_ok
         return (
             self.merkle_root_ok and self.sum_ok and self.range_proofs_ok and self.solvency_ok and self.reserves_ok
-            and tree
+            and tree and debt
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -152,6 +163,14 @@ class AssetReport:
             "sum_tree": self.sum_tree,
             "nodes_ok": self.nodes_ok,
             "node_proofs_ok": self.node_proofs_ok,
+            "margin": self.margin,
+            "debt_ok": self.debt_ok,
+            "debt_disclosed": None if self.debt_disclosed is None else str(self.debt_disclosed),
+            "debt_disclosed_display": None if self.debt_disclosed is None else self.format_amount(self.debt_disclosed),
+            "collateral_disclosed": None if self.collateral_disclosed is None else str(self.collateral_disclosed),
+            "collateral_disclosed_display": (
+                None if self.collateral_disclosed is None else self.format_amount(self.collateral_disclosed)
+            ),
             "ok": self.ok,
         }
 
@@ -193,6 +212,58 @@ class _Outcome:
 
 
 @dataclass
+class MarginReport:
+    """What a bundle verification established about the margin section (format version 4).
+
+    The public shape only: ``accounts`` is the padded record count ``M`` (dummy accounts
+    included), ``slots`` the slot count ``S``, ``tiers`` ``T_max``, ``collateral_types`` the
+    ``K`` type names. Each ``*_ok`` flag is ``True`` only once that check passed.
+    """
+
+    accounts: int
+    slots: int
+    tiers: int
+    collateral_types: tuple[str, ...]
+    value_decimals: int
+    params_sha256: str
+    root: str
+    #: Every record parsed, the records tree's root is ``margin.root``, no leaf named twice, every
+    #: named leaf carries its record's margin leaf id.
+    records_ok: bool = False
+    #: Every asset's ``debt_commitment`` is the sum of its slots' debt commitments.
+    debt_ok: bool = False
+    #: Every account's range proofs verify: condition (M) of ``notes/42`` holds for every record.
+    proofs_ok: bool = False
+
+    @property
+    def checked(self) -> bool:
+        """Whether the whole margin step ran and passed."""
+        return self.records_ok and self.debt_ok and self.proofs_ok
+
+    @property
+    def types(self) -> int:
+        """The number ``K`` of collateral types."""
+        return len(self.collateral_types)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "checked": self.checked,
+            "accounts": self.accounts,
+            "slots": self.slots,
+            "tiers": self.tiers,
+            "types": self.types,
+            "collateral_types": list(self.collateral_types),
+            "value_decimals": self.value_decimals,
+            "params_sha256": self.params_sha256,
+            "root": self.root,
+            "records_ok": self.records_ok,
+            "debt_ok": self.debt_ok,
+            "proofs_ok": self.proofs_ok,
+        }
+
+
+@dataclass
 class BundleReport(_Outcome):
     """The result of :func:`verifier.bundle.verify_bundle`.
 
@@ -215,6 +286,13 @@ class BundleReport(_Outcome):
     #: Every difference a node reported (``--eth-rpc``): ``{"where", "address", "token", "stated", "actual",
     #: "reason"}``.
     balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    #: Format version 4: the margin section's shape and what was checked of it (``None``: no margin section).
+    margin: MarginReport | None = None
+
+    @property
+    def margin_checked(self) -> bool:
+        """Whether the bundle has a margin section and the whole margin step ran and passed."""
+        return self.margin is not None and self.margin.checked
 
     @property
     def reserves_declared(self) -> bool:
@@ -232,6 +310,8 @@ class BundleReport(_Outcome):
             "ok": self.ok,
             "reserves_declared": self.reserves_declared,
             "sum_tree_checked": self.sum_tree_checked,
+            "margin_checked": self.margin_checked,
+            "margin": None if self.margin is None else self.margin.to_json(),
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,
@@ -342,6 +422,33 @@ class Claim:
 
 
 @dataclass
+class MarginAccountReport:
+    """The public result of the check of a customer's margin account (package format 3; no blinding, no salt)."""
+
+    record_index: int
+    record_count: int
+    slots: int
+    #: The number of range proofs (parts) of the account.
+    proofs: int = 0
+    #: The account's proofs (and its padding slots' leaves) were checked; ``False`` when a leaves file was
+    #: absent (the run is then partial) or the check did not get that far.
+    proofs_checked: bool = False
+    #: Bytes read from each file by the margin check (records by offset, never a whole file).
+    bytes_read: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "record_index": self.record_index,
+            "record_count": self.record_count,
+            "slots": self.slots,
+            "proofs": self.proofs,
+            "proofs_checked": self.proofs_checked,
+            "bytes_read": dict(self.bytes_read),
+        }
+
+
+@dataclass
 class PackageReport(_Outcome):
     """The result of :func:`verifier.package.check_package`.
 
@@ -368,16 +475,27 @@ class PackageReport(_Outcome):
     #: Scope ``"sum-tree"``: the assets whose leaves file was absent or unreadable, so that their
     #: chunk proof (and the chunk's sum) was not checked; the run is then partial.
     chunks_unchecked: list[str] = field(default_factory=list)
+    #: Package format 3: the customer's margin account as the bundle check saw it (``None``: no margin
+    #: account, or no bundle).
+    margin: MarginAccountReport | None = None
+
+    @property
+    def margin_unchecked(self) -> bool:
+        """Whether the package has a margin account whose proofs the bundle check could not verify."""
+        return self.margin is not None and not self.margin.proofs_checked
 
     @property
     def status(self) -> Status:
         """``"fail"``, ``"partial"`` (passed, but not everything a full verdict states was checked) or ``"pass"``.
 
-        A full check (``"full"``, or ``"sum-tree"`` with every asset's chunk checked) passes.
+        A full check (``"full"``, or ``"sum-tree"`` with every asset's chunk and the margin account's
+        proofs checked) passes.
         """
         if not self.ok:
             return "fail"
-        if self.scope == "full" or (self.scope == "sum-tree" and not self.chunks_unchecked):
+        if self.scope == "full" or (
+            self.scope == "sum-tree" and not self.chunks_unchecked and not self.margin_unchecked
+        ):
             return "pass"
         return "partial"
 
@@ -432,6 +550,8 @@ class PackageReport(_Outcome):
             "package_format_version": self.package_format_version,
             "sum_tree_checked": self.scope == "sum-tree",
             "chunks_unchecked": list(self.chunks_unchecked),
+            "margin_checked": self.margin is not None and self.margin.proofs_checked,
+            "margin": None if self.margin is None else self.margin.to_json(),
             "customer_id": self.customer_id,
             "customer_id_confirmed": self.customer_id_confirmed,
             "digest_pinned": self.digest_pinned,

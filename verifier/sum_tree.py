@@ -50,8 +50,27 @@ from verifier.report import AssetReport
 __all__: list[str] = []
 
 
+def margin_digest(manifest: Manifest) -> bytes | None:
+    """Return the bundle's margin digest (§14.2), bound into every context of version 4; ``None`` before."""
+    return None if manifest.margin is None else manifest.margin.digest()
+
+
+def chunk_statement(manifest: Manifest, asset: AssetEntry, k: int) -> ChunkStatement:
+    """Return the statement of chunk ``k`` of ``asset`` as the manifest states it (§3.2; v4: §14.5)."""
+    return ChunkStatement(
+        exchange=manifest.exchange,
+        round=manifest.round,
+        symbol=asset.symbol,
+        leaf_count=asset.leaf_count,
+        chunk_size=asset.chunk_size,
+        chunk=k,
+        merkle_root=asset.merkle_root,
+        margin_digest=margin_digest(manifest),
+    )
+
+
 def node_statement(manifest: Manifest, asset: AssetEntry, split: int) -> NodeStatement:
-    """Return the statement of the sum node with split ``split`` of ``asset`` (§3.5)."""
+    """Return the statement of the sum node with split ``split`` of ``asset`` (§3.5; v4: §14.5)."""
     return NodeStatement(
         exchange=manifest.exchange,
         round=manifest.round,
@@ -60,6 +79,7 @@ def node_statement(manifest: Manifest, asset: AssetEntry, split: int) -> NodeSta
         chunk_size=asset.chunk_size,
         split=split,
         merkle_root=asset.merkle_root,
+        margin_digest=margin_digest(manifest),
     )
 
 
@@ -177,10 +197,7 @@ def verify_sum_tree(
                 except FormatError as exc:
                     chunk_batch.fail(k, exc)
                 else:
-                    statement = ChunkStatement(
-                        exchange=manifest.exchange, round=manifest.round, symbol=asset.symbol,
-                        leaf_count=asset.leaf_count, chunk_size=m, chunk=k, merkle_root=asset.merkle_root,
-                    )
+                    statement = chunk_statement(manifest, asset, k)
                     chunk_batch.add(k, statement.range_statement(commitments), proof)
                     if chunk_batch.full():
                         advance(chunk_batch.flush())

@@ -13,7 +13,14 @@ from circuits.errors import ProofError
 from cli.exit_codes import exit_code_for
 from cli.options import BackendOpt, DigestOpt, JsonOpt, QuietOpt, parse_digest
 from cli.output import asset_table, out, print_json, progress_bars, shown
-from cli.reserves_text import chain_lines, not_proven_sentence, parse_eth_rpc, reserves_failures, verdict_sentence
+from cli.reserves_text import (
+    chain_lines,
+    margin_lines,
+    not_proven_sentence,
+    parse_eth_rpc,
+    reserves_failures,
+    verdict_sentence,
+)
 from cli.verdict import verdict_json
 
 __all__ = ["verify"]
@@ -77,6 +84,8 @@ def verify(
     out.print(f"digest {shown(report.bundle_digest)}")
     out.print(asset_table(report.assets))
     for line in chain_lines(report):
+        out.print(line)
+    for line in margin_lines(report):
         out.print(line)
     out.print(f"[green bold]PASS[/]: {shown(verdict_sentence(report))} ({elapsed:.2f} s)")
     out.print(f"not proven: {shown(not_proven_sentence(report))}")
