@@ -86,7 +86,7 @@ def pipeline(
     gen_cmd = [solvency, "gen-ledger", "--customers", str(args.customers), "--assets", assets,
                "--seed", str(args.seed), "--out", "in"]
     if margin_share > 0:
-        gen_cmd += ["--margin-share", str(margin_share)]
+        gen_cmd += ["--margin-share", str(margin_share), "--margin-assets", str(args.margin_assets)]
     gen_s, _ = run(gen_cmd, work)
     run([solvency, "keygen", "master.key"], work)
     prove_cmd = [
@@ -156,6 +156,10 @@ def main() -> None:
     ap.add_argument(
         "--margin-share", type=float, default=0.0,
         help="share of customers made margin accounts; > 0 also runs the spot-only pipeline and reports ratios",
+    )
+    ap.add_argument(
+        "--margin-assets", type=int, default=2, choices=(2, 3),
+        help="most assets one margin account touches (2: a loan; 3: a quarter also pledge a third asset)",
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

@@ -26,8 +26,9 @@ What the data looks like:
   of an asset they hold (30-100% of it, a non-stablecoin preferred), a debt in another
   asset (a stablecoin three times as likely) sized from a loan-to-value drawn in
   [0.2, 0.9) of the haircut collateral value, so every account satisfies condition (M),
-  and 10-100% of the borrowed funds kept as equity in the debt asset; a quarter also
-  pledge part of a third asset they hold. The ledger then has the columns ``debt`` and
+  and 10-100% of the borrowed funds kept as equity in the debt asset (two assets per
+  account, ``margin_assets=2``, the default); with ``margin_assets=3`` a quarter also
+  pledge part of a third asset they hold (so the round needs 3 slots). The ledger then has the columns ``debt`` and
   ``collateral_loan`` (empty cells for zero), ``margin.json`` is written next to it
   (:func:`margin_document`: value decimals 2, the collateral type ``loan``, prices near
   real ones, 4-tier schedules, steeper for assets that look illiquid), and the reserves
@@ -272,6 +273,7 @@ def _margin_accounts(
     prices: Sequence[int],
     schedules: Sequence[tuple[Tier, ...]],
     rng: Generator,
+    margin_assets: int = 2,
 ) -> tuple[list[int], list[int]]:
     """Turn ``share`` of the customers into Binance-loan margin accounts; return each row's debt and collateral.
 
@@ -302,7 +304,7 @@ def _margin_accounts(
         owed = _pick(rng, others, [3.0 if stable[b] else 1.0 for b in others])
         pledged = [first]
         third = [a for a in usable if a not in (first, owed)]
-        if third and rng.random() < 0.25:
+        if margin_assets >= 3 and third and rng.random() < 0.25:
             pledged.append(_pick(rng, third, [1.0] * len(third)))
         haircut = 0
         for i, a in enumerate(pledged):
@@ -339,6 +341,7 @@ def generate_ledger(
     round_label: str | None = None,
     edge_cases: bool = False,
     margin_share: float = 0.0,
+    margin_assets: int = 2,
 ) -> tuple[Path, Path]:
     """Write a synthetic ``out_dir/ledger.csv`` and a covering ``out_dir/reserves.json``.
 
@@ -360,6 +363,8 @@ def generate_ledger(
         edge_cases: also write a few maximal balances (``2^64 - 1`` base units), for tests.
         margin_share: the share ``F`` in ``[0, 1]`` of customers made margin accounts (module
             docstring); needs at least 2 assets when positive.
+        margin_assets: the most assets one margin account touches, 2 (a loan: one collateral
+            asset and one debt asset) or 3 (a quarter also pledge a third asset).
 
     Returns:
         ``(ledger_path, reserves_path)``.
@@ -370,6 +375,8 @@ def generate_ledger(
     label = f"2026-11-24T00:00:00Z#{seed}" if round_label is None else round_label
     symbols = list(assets)
     _check_arguments(customers, symbols, seed, exchange, label, margin_share)
+    if margin_assets not in (2, 3):
+        raise _fail("margin-assets", f"must be 2 or 3, got {margin_assets!r}")
     rng = Generator(PCG64(seed))
 
     ids = _customer_ids(customers, rng)
@@ -383,7 +390,8 @@ def generate_ledger(
         margin_rng = Generator(PCG64([seed, _MARGIN_STREAM]))
         prices, schedules = _margin_round(symbols, margin_rng)
         d_rows, k_rows = _margin_accounts(
-            customers, margin_share, symbols, decimals, (c_rows, a_rows, v_rows), prices, schedules, margin_rng
+            customers, margin_share, symbols, decimals, (c_rows, a_rows, v_rows), prices, schedules, margin_rng,
+            margin_assets,
         )
         margin = _margin_document(symbols, prices, schedules)
     ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()

@@ -35,6 +35,15 @@ def gen_ledger(
             help="Share of customers made margin accounts (debt and loan collateral; also writes margin.json).",
         ),
     ] = 0.0,
+    margin_assets: Annotated[
+        int,
+        typer.Option(
+            "--margin-assets",
+            min=2,
+            max=3,
+            help="Most assets one margin account touches: 2 (a loan: collateral and debt asset) or 3.",
+        ),
+    ] = 2,
 ) -> None:
     """Write a realistic synthetic ledger, its reserves, and signed wallets holding them (synthetic chains).
 
@@ -48,7 +57,7 @@ def gen_ledger(
         raise InputError(f"--out {out_dir} exists and is not a directory", section="--out")
     symbols = [s.strip() for s in assets.split(",") if s.strip()]
     ledger, reserves = generate_ledger(
-        customers, symbols, seed, out_dir, edge_cases=edge_cases, margin_share=margin_share
+        customers, symbols, seed, out_dir, edge_cases=edge_cases, margin_share=margin_share, margin_assets=margin_assets
     )
     wallets, keys = generate_wallets(load_reserves(reserves), seed, out_dir)
     margin = f", {shown(out_dir / MARGIN_FILE_NAME)} (prices and loan haircuts)" if margin_share > 0 else ""
