@@ -31,12 +31,12 @@ from margin_fixture import (
 from typer.testing import CliRunner
 
 from circuits.backends import get_backend
+from circuits.datafiles import range_record_size
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.margin import AssetMargin, MarginParams, MarginPartStatement, Tier, margin_leaf_hash
 from circuits.merkle import MerkleTree
 from circuits.proofs import RangeProof
-from circuits.datafiles import range_record_size
 from cli.main import app
 from verifier import verify_range
 from verifier.bundle import verify_bundle
