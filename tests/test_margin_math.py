@@ -625,3 +625,28 @@ def test_the_exact_limit_proves_and_one_below_is_refused() -> None:
     assert part.size == 1
     with pytest.raises(WitnessError):
         create_range_proof(part.range_statement([hi_point]), [Opening(R - 1, hi_blinding)])
+
+
+def test_values_beyond_the_completeness_bounds_are_refused_by_name() -> None:
+    """notes/42 "Completeness": a value of 2^64 or more, a slack past 2^64, x >= 2^128 have no proof."""
+    p = params(slots=1, accounts=1, assets=(asset("A", 0, 1 << 62, (Tier(None, 100),)),))
+    pc = PedersenGens.default(get_backend("fast"))
+    big = [slot_amounts(p, 0, 0, 4, 0, (4,))]  # V = 2^64
+    pairs, leaf_blindings, _, lo, _ = _account(p, pc, big)
+    with pytest.raises(WitnessError, match="slot 0 loan value"):
+        value_openings(p, pairs, leaf_blindings, lo)
+    slack = [slot_amounts(p, 0, 0, 1, 0, (1,))]  # V = 2^62: H = 100*2^62, fine; lower H: slack 1 >= 2^64
+    lowered = [dataclasses.replace(slack[0], haircuts=(0,))]
+    pairs, leaf_blindings, _, lo, _ = _account(p, pc, lowered)
+    with pytest.raises(WitnessError, match="slot 0 loan slack 1"):
+        value_openings(p, pairs, leaf_blindings, lo)
+    pairs, leaf_blindings, _, lo, _ = _account(p, pc, slack)
+    assert account_excess(p, slack) == 100 << 62  # Δ = 1: x = H, in range
+    value_openings(p, pairs, leaf_blindings, lo)
+    flat = (Tier(None, 100),)
+    wide = params(slots=1, accounts=1, assets=(asset("A", 18, 1, flat), asset("B", 0, 1 << 40, flat)))
+    huge = [slot_amounts(wide, 1, 0, 1 << 22, 0, (1 << 22,))]  # V = 2^62, x = 10^18 * 100 * 2^62 >= 2^128
+    assert account_excess(wide, huge) >= 1 << 128
+    pairs, leaf_blindings, _, lo, _ = _account(wide, pc, huge)
+    with pytest.raises(WitnessError, match="excess hi"):
+        value_openings(wide, pairs, leaf_blindings, lo)
