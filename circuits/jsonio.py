@@ -18,7 +18,7 @@ from circuits.errors import FormatError
 from circuits.limits import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS
 from circuits.text import check_text
 
-__all__ = ["canonical_json", "load_json"]
+__all__ = ["Fields", "canonical_json", "load_json"]
 
 _HEX32_RE: Final[re.Pattern[str]] = re.compile(r"[0-9a-f]{64}")
 _HEX48_RE: Final[re.Pattern[str]] = re.compile(r"[0-9a-f]{96}")

@@ -69,6 +69,7 @@ __all__ = [
     "commit_record",
     "dummy_slot",
     "margin_leaf_hash",
+    "margin_leaf_id",
     "margin_record_id",
     "scaled_haircut",
     "slot_amounts",
@@ -82,6 +83,7 @@ __all__ = [
 _PARAMS_TAG: Final[bytes] = b"zk-solvency margin params v4"
 _RECORD_HASH_TAG: Final[bytes] = b"\x04zk-solvency margin record v4"
 _ID_TAG: Final[bytes] = b"zk-solvency margin id v1"
+_LEAF_ID_TAG: Final[bytes] = b"zk-solvency margin leaf id v4"
 _CONTEXT_TAG: Final[bytes] = b"zk-solvency margin v4"
 #: Magic bytes of ``margin.records.bin`` and ``margin.proofs.bin`` (§14.4).
 MAGIC_MARGIN_RECORDS: Final[bytes] = b"ZKSMRGN1"
@@ -727,6 +729,15 @@ def margin_record_id(round_label: str, customer_id: str, margin_salt: bytes) -> 
     return hashlib.sha256(
         _ID_TAG + frame(round_label.encode()) + frame(customer_id.encode()) + bytes(margin_salt)
     ).digest()
+
+
+def margin_leaf_id(record_id: bytes, symbol: str) -> bytes:
+    """Return the id a slot's leaf must carry: ``SHA256("zk-solvency margin leaf id v4" || record_id || frame(S))``.
+
+    Binding the leaf to its record means no record can name a spot customer's leaf (whose id is
+    ``circuits.datafiles.leaf_id`` of that customer) as its collateral (``notes/42`` §"Counting").
+    """
+    return hashlib.sha256(_LEAF_ID_TAG + bytes(record_id) + frame(symbol.encode())).digest()
 
 
 def commit_record(

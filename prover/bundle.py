@@ -1,4 +1,4 @@
-r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle (format 3) + customer packages.
+r"""The solvency pipeline: ledger + reserves + master secret -> proof bundle (format 3 or 4) + customer packages.
 
 This module holds the secrets (openings, blindings, salts) and writes the public
 bundle specified in ``docs/FORMAT.md`` (format version 3: a Merkle sum tree over
@@ -21,6 +21,19 @@ function returning a frozen value that the next one consumes (``notes/40-solvenc
 6. **write**: the bundle into a temporary directory renamed into place, and the packages
    into a package sink (a SQLite store or a directory, :mod:`prover.store`) published after it.
 
+With margin accounts (``margin``, :func:`prover.margin_inputs.margin_accounts`) the bundle is
+format version 4 (``docs/FORMAT.md`` §14, ``notes/42-margin.md``), else version 3, byte for byte
+as before. Pass 1 also plans the margin records (:func:`prover.margin.plan_margin`: slots, dummy
+slots and accounts, record order; an account with no possible proof is refused by name before
+anything is written) and proves solvency against ``L - D``; pass 2 pads each asset for its dummy
+slots and gives every slot's leaf its margin leaf id; after the tree, **margin commit**
+(:class:`_MarginCommitted`) commits every record in a MARGIN_COMMIT task and builds the records
+tree (its root, and per asset ``C_D`` and the pledged collateral, checked against the openings
+derived here); pass 5 proves the chunks and nodes under the v4 contexts, then every account's
+parts (one MARGIN_PROVE task per record, stage ``margin``), then solvency for
+``V_s = (den*R)*B - num*(C_L - C_D)``; pass 6 writes ``margin.records.bin``,
+``margin.proofs.bin``, the manifest's ``margin`` section and packages of format 3.
+
 Tasks run on an :class:`~prover.executor.Executor` (local processes by default, or a Dask
 cluster); each result is stored in the work directory (:mod:`prover.workdir`) before it is
 used, so ``--resume`` continues a crashed run. Every proof's randomness is derived from the
@@ -36,6 +49,7 @@ directory got wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -67,12 +81,13 @@ from circuits.datafiles import (
     range_record_size,
 )
 from circuits.encoding import frame
-from circuits.errors import InputError, WitnessError
+from circuits.errors import FormatError, InputError, WitnessError
 from circuits.generators import PedersenGens
 from circuits.group import Point
 from circuits.limits import NODE_BITS, RANGE_BITS, SOLVENCY_BITS
 from circuits.manifest import (
     BUNDLE_FORMAT_VERSION,
+    BUNDLE_FORMAT_VERSION_MARGIN,
     MANIFEST_NAME,
     WALLETS_FILE,
     AssetEntry,
@@ -80,8 +95,25 @@ from circuits.manifest import (
     Manifest,
     created_problem,
 )
-from circuits.merkle import leaf_hash, node_hash
-from circuits.package import NodePathItem, Package, SumTreeEntry
+from circuits.margin import (
+    MAGIC_MARGIN_PROOFS,
+    MAGIC_MARGIN_RECORDS,
+    MARGIN_PROOFS_NAME,
+    MARGIN_RECORDS_NAME,
+    MarginRecord,
+    margin_leaf_hash,
+    margin_leaf_id,
+)
+from circuits.merkle import MerkleTree, leaf_hash, node_hash
+from circuits.package import (
+    PACKAGE_FORMAT_VERSION_MARGIN,
+    CollateralEntry,
+    MarginEntry,
+    MarginSlotEntry,
+    NodePathItem,
+    Package,
+    SumTreeEntry,
+)
 from circuits.relations import Opening
 from circuits.statements import SolvencyStatement
 from circuits.sumtree import (
@@ -96,6 +128,8 @@ from circuits.sumtree import (
 from prover.executor import Executor, LocalPoolExecutor
 from prover.keys import RUN_NONCE_SIZE, RunSecrets, new_run_nonce
 from prover.ledger import AssetColumn, Ledger
+from prover.margin import AccountSecrets, MarginPlan, account_secrets, plan_margin
+from prover.margin_inputs import MarginAccounts
 from prover.range_proof import create_range_proof
 from prover.reserves import AssetSpec, Reserves
 from prover.store import PackageSink, StoreMeta, open_sink
@@ -105,6 +139,9 @@ from prover.tasks import (
     chunk_task,
     commit_task,
     key_id,
+    margin_commit_task,
+    margin_params_bytes,
+    margin_prove_task,
     node_task,
     parse_commit_result,
     task_digest,
@@ -153,6 +190,8 @@ class ProveOptions:
     packages_format: Literal["dir", "sqlite"] = "dir"
     workdir: Path | None = None
     resume: bool = False
+    disclose_collateral: bool = False
+    margin_pad_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +206,8 @@ class ProveResult:
     tasks_run: int = 0
     tasks_reused: int = 0
     leaves: int = 0
+    margin_accounts: int = 0
+    margin_records: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -191,6 +232,25 @@ class _Run:
     key_id: bytes = field(repr=False)
     workdir: WorkDir = field(repr=False)
     wallets: ProvenReserves | None = None
+    #: Format 4: the margin accounts' plan (slots' leaf indices unset; :func:`_prepare` sets them).
+    margin: MarginPlan | None = None
+    margin_digest: bytes | None = None
+    #: Format 4: per asset (manifest order), the ledger's total debt and pledged collateral.
+    margin_debt: tuple[int, ...] = field(default=(), repr=False)
+    margin_collateral: tuple[int, ...] = field(default=(), repr=False)
+
+    @property
+    def version(self) -> int:
+        """The bundle's format version: 4 with margin accounts, else 3."""
+        return BUNDLE_FORMAT_VERSION if self.margin is None else BUNDLE_FORMAT_VERSION_MARGIN
+
+    def margin_params(self) -> TaskParams:
+        """The public parameters of the MARGIN tasks (symbol empty, ``leaf_count`` = M, ``m`` = 1)."""
+        assert self.margin is not None
+        return TaskParams(
+            self.key_id, self.reserves.exchange, self.reserves.round, self.run_nonce, "",
+            self.margin.params.accounts, 1,
+        )
 
     @property
     def wallets_bytes(self) -> bytes | None:
@@ -228,6 +288,10 @@ class _PreparedAsset:
     chunk_openings: tuple[Opening, ...] = field(repr=False)  # (C,): sums of amounts and blindings
     liabilities: int = 0
     blinding_sum: int = field(default=0, repr=False)
+    #: Format 4: position -> record id, for the leaves a margin slot names (their id is a margin leaf id).
+    margin_records: dict[int, bytes] = field(default_factory=dict, repr=False)
+    #: Format 4: (ledger row -> position, padding leaf j -> position) of those leaves.
+    margin_positions: tuple[dict[int, int], dict[int, int]] = field(default=({}, {}), repr=False)
 
     @property
     def count(self) -> int:
@@ -242,10 +306,11 @@ class _PreparedAsset:
         out = []
         for position in range(k * self.m, (k + 1) * self.m):
             row = int(self.rows[position])
+            record = self.margin_records.get(position)
             if row < 0:
-                out.append(LeafRef(None, -row - 1, 0))
+                out.append(LeafRef(None, -row - 1, 0, record))
             else:
-                out.append(LeafRef(self.column.customer_id(row), 0, int(self.amounts[position])))
+                out.append(LeafRef(self.column.customer_id(row), 0, int(self.amounts[position]), record))
         return out
 
 
@@ -272,6 +337,33 @@ class _TreeAsset:
 
 
 @dataclass(frozen=True)
+class _MarginAsset:
+    """An asset's margin sums (format 4): the debt and the pledged collateral over the slots naming it."""
+
+    debt: int
+    debt_blinding: int = field(repr=False)
+    C_D: Point
+    collateral: int = field(repr=False)
+    collateral_blinding: int = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _MarginCommitted:
+    """Pass 4b (margin commit, format 4): the records in order, their tree, each account's openings, the sums."""
+
+    plan: MarginPlan
+    records: tuple[bytes, ...]
+    tree: MerkleTree
+    accounts: tuple[AccountSecrets, ...] = field(repr=False)
+    assets: tuple[_MarginAsset, ...] = field(repr=False)
+    proofs: tuple[bytes, ...] = ()
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
+
+
+@dataclass(frozen=True)
 class _ProvenAsset:
     """Pass 5 (prove): the chunk proofs, the node proofs (by split) and the solvency proof."""
 
@@ -279,6 +371,7 @@ class _ProvenAsset:
     range_proofs: tuple[bytes, ...]
     node_proofs: tuple[bytes, ...]
     solvency_proof: bytes
+    margin: _MarginAsset | None = None
 
 
 def _read_only(array: np.ndarray[Any, Any]) -> None:
@@ -289,7 +382,13 @@ def _read_only(array: np.ndarray[Any, Any]) -> None:
 # Pass 1: read
 
 
-def _inputs_digest(ledger: Ledger, reserves: Reserves, options: ProveOptions, wallets_sha256: bytes | None) -> bytes:
+def _inputs_digest(
+    ledger: Ledger,
+    reserves: Reserves,
+    options: ProveOptions,
+    wallets_sha256: bytes | None,
+    margin: MarginAccounts | None = None,
+) -> bytes:
     """A digest of everything a resumed run must share with the run it continues."""
     h = hashlib.sha256(b"zk-solvency run inputs v1")
     h.update(frame(reserves.exchange.encode()) + frame(reserves.round.encode()))
@@ -304,6 +403,14 @@ def _inputs_digest(ledger: Ledger, reserves: Reserves, options: ProveOptions, wa
             [options.chunk, options.pad_to, list(options.min_ratio), options.disclose_liabilities]
         ).encode()
     )
+    if margin is not None:  # format 4 only, so a version-3 run's digest is unchanged
+        h.update(b"margin" + margin.params.digest())
+        for account in margin.accounts:
+            h.update(frame(account.customer_id.encode()) + struct.pack("<I", len(account.slots)))
+            for slot in account.slots:
+                h.update(struct.pack("<IQQQ", slot.asset, slot.row, slot.equity, slot.debt))
+                h.update(b"".join(struct.pack("<Q", c) for c in slot.collateral))
+        h.update(json.dumps([options.disclose_collateral, options.margin_pad_to]).encode())
     return h.digest()
 
 
@@ -315,12 +422,16 @@ def _read(
     packages_dir: Path,
     options: ProveOptions,
     wallets: ProvenReserves | None,
+    margin: MarginAccounts | None = None,
 ) -> _Run:
-    """Check paths, options and solvency; fix the run nonce and derive the run's secrets.
+    """Check paths, options and solvency; fix the run nonce, derive the run's secrets, plan the margin accounts.
+
+    Nothing is written before every check has passed (the work directory is created last).
 
     Raises:
         InputError: an output path that exists or overlaps the other, an insolvent asset, a bad run nonce,
-            a work directory that exists (without ``resume``) or belongs to another run (with it).
+            a work directory that exists (without ``resume``) or belongs to another run (with it), a margin
+            account refused by :func:`prover.margin.plan_margin` (named), a margin option without margin.
     """
     bundle_dir, packages_dir = Path(bundle_dir), Path(packages_dir)
     a, b = _resolve(bundle_dir, "--out"), _resolve(packages_dir, "--packages")
@@ -335,13 +446,21 @@ def _read(
     if options.packages_format not in ("dir", "sqlite"):
         raise InputError(f"--packages-format {options.packages_format!r}: expected sqlite or dir",
                          section="--packages-format")
+    if margin is None:
+        for flag, value in (("--disclose-collateral", options.disclose_collateral),
+                            ("--margin-pad-to", options.margin_pad_to is not None)):
+            if value:
+                raise InputError(f"{flag} needs --margin (margin accounts)", section=flag)
     num, den = options.min_ratio
     backend = get_backend(options.backend_name)
     if wallets is not None and wallets.reserves != reserves:
         raise InputError("the reserves must be the ones the wallet list backs", section="--wallets")
     for spec in reserves.assets:
-        _check_solvent(spec, ledger.columns[spec.symbol].total(), num, den, wallets)
-        _padding(len(ledger.columns[spec.symbol]), options.chunk, options.pad_to, spec.symbol)
+        column = ledger.columns[spec.symbol]
+        debt = 0 if margin is None else margin.debt[spec.symbol]
+        _check_solvent(spec, column.total() - debt, num, den, wallets)
+        if margin is None:
+            _padding(len(column), options.chunk, options.pad_to, spec.symbol)
     if options.run_nonce is not None and len(options.run_nonce) != RUN_NONCE_SIZE:
         raise InputError(
             f"--run-nonce must be {RUN_NONCE_SIZE} bytes ({2 * RUN_NONCE_SIZE} hex digits), "
@@ -352,8 +471,9 @@ def _read(
         raise InputError(f"created {options.created!r}: {problem}", section="created")
     kid = key_id(master)
     wallets_sha = None if wallets is None else hashlib.sha256(wallets.wallets.to_bytes()).digest()
-    inputs = _inputs_digest(ledger, reserves, options, wallets_sha)
+    inputs = _inputs_digest(ledger, reserves, options, wallets_sha, margin)
     work_path = options.workdir or bundle_dir.with_name(bundle_dir.name + ".work")
+    workdir: WorkDir | None = None
     if options.resume:
         if options.workdir is None:
             raise InputError("--resume needs the work directory", section="--resume")
@@ -366,11 +486,21 @@ def _read(
     else:
         run_nonce = new_run_nonce() if options.run_nonce is None else bytes(options.run_nonce)
         record = WorkRecord(run_nonce, options.created or _utc_now(), kid, inputs)
-        workdir = WorkDir.create(work_path, record)
     secrets = RunSecrets(master, reserves.exchange, reserves.round, record.run_nonce)
+    plan = None
+    if margin is not None:
+        plan = plan_margin(
+            margin, reserves.round, secrets, ledger_name=ledger.path.name, pad_to=options.margin_pad_to
+        )
+        for spec, extra in zip(reserves.assets, plan.dummy_leaves, strict=True):
+            _padding(len(ledger.columns[spec.symbol]), options.chunk, options.pad_to, spec.symbol, len(extra))
+    if workdir is None:
+        workdir = WorkDir.create(work_path, record)
     return _Run(
         ledger, reserves, bundle_dir, packages_dir, options, num, den, backend, record.created, record.run_nonce,
-        secrets, kid, workdir, wallets,
+        secrets, kid, workdir, wallets, plan, None if plan is None else plan.params.digest(),
+        () if margin is None else tuple(margin.debt[s.symbol] for s in reserves.assets),
+        () if margin is None else tuple(margin.collateral[s.symbol] for s in reserves.assets),
     )
 
 
@@ -378,12 +508,19 @@ def _read(
 # Pass 2: prepare
 
 
-def _prepare(run: _Run, progress: Progress | None) -> tuple[_PreparedAsset, ...]:
-    """Derive, pad and sort every asset's leaves."""
-    return tuple(
-        _prepare_asset(spec, run.ledger.columns[spec.symbol], run.secrets, run.reserves.round, run.options, progress)
-        for spec in run.reserves.assets
+def _prepare(run: _Run, progress: Progress | None) -> tuple[tuple[_PreparedAsset, ...], MarginPlan | None]:
+    """Derive, pad and sort every asset's leaves; set the margin slots' leaf indices (format 4)."""
+    plan = run.margin
+    assets = tuple(
+        _prepare_asset(
+            spec, run.ledger.columns[spec.symbol], run.secrets, run.reserves.round, run.options, progress,
+            {} if plan is None else plan.slot_rows[a], () if plan is None else plan.dummy_leaves[a],
+        )
+        for a, spec in enumerate(run.reserves.assets)
     )
+    if plan is not None:
+        plan = plan.with_leaves([w.margin_positions for w in assets])
+    return assets, plan
 
 
 def _prepare_asset(
@@ -393,9 +530,17 @@ def _prepare_asset(
     round_label: str,
     options: ProveOptions,
     progress: Progress | None,
+    slot_rows: dict[int, bytes] | None = None,
+    slot_dummies: Sequence[bytes] = (),
 ) -> _PreparedAsset:
+    """Derive, pad and sort one asset's leaves; keep each chunk's opening.
+
+    ``slot_rows`` (ledger row -> record id) and ``slot_dummies`` (padding leaf ``j``'s record id) are the
+    margin slots' leaves (format 4), whose ids are margin leaf ids (§14.4).
+    """
+    slot_rows = slot_rows or {}
     count = len(column)
-    target, m = _padding(count, options.chunk, options.pad_to, spec.symbol)
+    target, m = _padding(count, options.chunk, options.pad_to, spec.symbol, len(slot_dummies))
     ids = np.zeros((target, _ID_SIZE), dtype=np.uint8)
     blindings: list[int] = [0] * target
     amounts = np.zeros(target, dtype=np.uint64)
@@ -406,12 +551,19 @@ def _prepare_asset(
     stage = f"prepare {spec.symbol}"
     for i in range(count):
         v_blinding, salt = secrets.leaf(spec.symbol, column.customer_id(i))
-        ids[i] = np.frombuffer(leaf_id(round_label, spec.symbol, column.customer_id(i), salt), dtype=np.uint8)
+        record = slot_rows.get(i)
+        lid = (
+            leaf_id(round_label, spec.symbol, column.customer_id(i), salt) if record is None
+            else margin_leaf_id(record, spec.symbol)
+        )
+        ids[i] = np.frombuffer(lid, dtype=np.uint8)
         blindings[i] = v_blinding
         if progress and (i + 1) % 8192 == 0:
             progress(stage, i + 1, target)
     for j in range(target - count):
         v_blinding, dummy_id = secrets.dummy(spec.symbol, j)
+        if j < len(slot_dummies):
+            dummy_id = margin_leaf_id(slot_dummies[j], spec.symbol)
         ids[count + j] = np.frombuffer(dummy_id, dtype=np.uint8)
         blindings[count + j] = v_blinding
     if progress:
@@ -430,15 +582,23 @@ def _prepare_asset(
         chunk_openings.append(Opening(v, r))
     for array in (ids, amounts, rows):
         _read_only(array)
+    position = np.empty(target, dtype=np.int64)
+    position[order] = np.arange(target, dtype=np.int64)
+    row_positions = {row: int(position[row]) for row in slot_rows}
+    dummy_positions = {j: int(position[count + j]) for j in range(len(slot_dummies))}
+    margin_records = {row_positions[row]: record for row, record in slot_rows.items()}
+    margin_records.update({dummy_positions[j]: record for j, record in enumerate(slot_dummies)})
     return _PreparedAsset(
         spec, column, m, ids, amounts, rows, tuple(chunk_openings),
         liabilities=column.total(), blinding_sum=sum(sorted_blindings) % GROUP_ORDER,
+        margin_records=margin_records, margin_positions=(row_positions, dummy_positions),
     )
 
 
-def _max_nm(assets: Sequence[_PreparedAsset]) -> int:
+def _max_nm(assets: Sequence[_PreparedAsset], plan: MarginPlan | None = None) -> int:
     """The largest aggregated bit count of any proof of the run (generators the workers need)."""
-    return max([RANGE_BITS * w.m for w in assets] + [SOLVENCY_BITS, 2 * NODE_BITS])
+    margin = [] if plan is None else [RANGE_BITS * plan.params.parts[0]]
+    return max([RANGE_BITS * w.m for w in assets] + [SOLVENCY_BITS, 2 * NODE_BITS] + margin)
 
 
 # ---------------------------------------------------------------------------
@@ -604,17 +764,103 @@ def _tree(run: _Run, assets: Sequence[_CommittedAsset], progress: Progress | Non
 
 
 # ---------------------------------------------------------------------------
+# Pass 4b: the margin records (format 4)
+
+
+def _margin_commit(
+    run: _Run, executor: Executor, plan: MarginPlan, assets: Sequence[_TreeAsset], progress: Progress | None
+) -> _MarginCommitted:
+    """Commit every margin account's record on the executor; build the records tree; sum each asset's debt.
+
+    Raises:
+        WitnessError: a record that does not parse, has another id or slots than planned, or per-asset
+            sums (``C_D``, the pledged collateral ``sum(E_s - W_s)``) or the sum of every record's points
+            that differ from the openings derived here.
+    """
+    params = plan.params
+    encoded = margin_params_bytes(params)
+    tp = run.margin_params()
+    tasks = [margin_commit_task(tp, j, encoded, account) for j, account in enumerate(plan.accounts)]
+    results = _run_tasks(run, executor, tasks, [params.record_size] * len(tasks), "margin commit", progress)
+    del tasks
+    be = run.backend
+    pc = PedersenGens.default(be)
+    leaf_counts = [t.committed.leaves.count for t in assets]
+    n_assets = len(assets)
+    debt = [0] * n_assets
+    debt_blinding = [0] * n_assets
+    collateral = [0] * n_assets
+    collateral_blinding = [0] * n_assets
+    C_D = [Point.identity(be) for _ in range(n_assets)]
+    pledged = [Point.identity(be) for _ in range(n_assets)]
+    everything = Point.identity(be)
+    total_v = total_r = 0
+    secrets_out = []
+    for j, (account, data) in enumerate(zip(plan.accounts, results, strict=True)):
+        try:
+            record = MarginRecord.from_bytes(data, params, j, leaf_counts, be)
+        except FormatError as exc:
+            raise WitnessError(f"self-check failed: margin record {j} does not parse: {exc}") from exc
+        acc = account_secrets(params, run.secrets, run.reserves.round, account)
+        if record.record_id != plan.record_ids[j] or acc.record_id != record.record_id:
+            raise WitnessError(f"self-check failed: margin record {j} has another record id")
+        if [(m.asset, m.leaf) for m in record.slots] != [(s.asset, s.leaf) for s in account.slots]:
+            raise WitnessError(f"self-check failed: margin record {j} names other leaves")
+        for m, a, b, e_blinding in zip(record.slots, acc.amounts, acc.blindings, acc.leaf_blindings, strict=True):
+            debt[m.asset] += a.debt
+            debt_blinding[m.asset] += b.d
+            collateral[m.asset] += a.equity - a.unpledged
+            collateral_blinding[m.asset] += e_blinding - b.w
+            C_D[m.asset] = C_D[m.asset] + m.D
+            E = Point.from_bytes(assets[m.asset].committed.records[m.leaf, _ID_SIZE:].tobytes(), be)
+            pledged[m.asset] = pledged[m.asset] + (E - m.W)
+            for point in (m.D, m.W, *m.V, *m.H):
+                everything = everything + point
+            total_v += a.debt + a.unpledged + sum(a.values) + sum(a.haircuts)
+            total_r += b.d + b.w + sum(b.v) + sum(b.h)
+        everything = everything + record.Lo
+        total_v += acc.lo.v
+        total_r += acc.lo.v_blinding
+        secrets_out.append(acc)
+    if everything != pc.commit(total_v, total_r % GROUP_ORDER):
+        raise WitnessError("self-check failed: the margin records do not commit to the derived openings")
+    sums = []
+    for i in range(n_assets):
+        symbol = assets[i].committed.leaves.spec.symbol
+        m_asset = _MarginAsset(
+            debt[i], debt_blinding[i] % GROUP_ORDER, C_D[i], collateral[i], collateral_blinding[i] % GROUP_ORDER
+        )
+        if C_D[i] != pc.commit(m_asset.debt, m_asset.debt_blinding):
+            raise WitnessError(f"{symbol}: self-check failed: C_D != Com(debt, sum of blindings)")
+        if pledged[i] != pc.commit(m_asset.collateral, m_asset.collateral_blinding):
+            raise WitnessError(f"{symbol}: self-check failed: the pledged collateral's commitment differs")
+        if (m_asset.debt, m_asset.collateral) != (run.margin_debt[i], run.margin_collateral[i]):
+            raise WitnessError(f"{symbol}: self-check failed: the records' debt or collateral is not the ledger's")
+        sums.append(m_asset)
+    tree = MerkleTree([margin_leaf_hash(r) for r in results])
+    if progress:
+        progress("margin tree", 1, 1)
+    return _MarginCommitted(plan, tuple(results), tree, tuple(secrets_out), tuple(sums))
+
+
+# ---------------------------------------------------------------------------
 # Pass 5: prove
 
 
 def _prove(
-    run: _Run, executor: Executor, assets: Sequence[_TreeAsset], progress: Progress | None
-) -> tuple[_ProvenAsset, ...]:
-    """Prove every chunk, then every sum node, then each asset's solvency.
+    run: _Run,
+    executor: Executor,
+    assets: Sequence[_TreeAsset],
+    progress: Progress | None,
+    margin: _MarginCommitted | None = None,
+) -> tuple[tuple[_ProvenAsset, ...], _MarginCommitted | None]:
+    """Prove every chunk, then every sum node, then every margin account's parts, then each asset's solvency.
 
-    Chunks (stage ``prove``) and nodes (stage ``nodes``) run as two passes over the executor, so
-    that the sum tree's extra proving shows on its own in the throughput summary.
+    Chunks (stage ``prove``), nodes (stage ``nodes``) and margin accounts (stage ``margin``, format 4)
+    run as passes over the executor, so that each kind's proving shows on its own in the throughput
+    summary. Returns the proven assets and the margin records with their proofs.
     """
+    digest = run.margin_digest
     chunk_tasks: list[bytes] = []
     chunk_sizes: list[int] = []
     node_tasks: list[bytes] = []
@@ -622,31 +868,53 @@ def _prove(
         w = t.committed.leaves
         params = run.params(w)
         for k in range(w.chunks):
-            chunk_tasks.append(chunk_task(params, k, t.merkle_root, w.leaf_refs(k)))
+            chunk_tasks.append(chunk_task(params, k, t.merkle_root, w.leaf_refs(k), digest))
             chunk_sizes.append(range_record_size(w.m))
         for split, left, right in t.node_openings:
-            node_tasks.append(node_task(params, split, t.merkle_root, left, right))
+            node_tasks.append(node_task(params, split, t.merkle_root, left, right, digest))
     chunk_results = iter(_run_tasks(run, executor, chunk_tasks, chunk_sizes, "prove", progress))
     del chunk_tasks
     node_results = iter(
         _run_tasks(run, executor, node_tasks, [node_proof_record_size()] * len(node_tasks), "nodes", progress)
     )
+    if margin is not None:
+        plan = margin.plan
+        encoded = margin_params_bytes(plan.params)
+        tp = run.margin_params()
+        margin_tasks = [
+            margin_prove_task(tp, j, margin.root, encoded, account) for j, account in enumerate(plan.accounts)
+        ]
+        proofs = _run_tasks(
+            run, executor, margin_tasks, [plan.params.proofs_record_size] * len(margin_tasks), "margin", progress
+        )
+        margin = dataclasses.replace(margin, proofs=tuple(proofs))
     out = []
-    for t in assets:
+    for a, t in enumerate(assets):
         w = t.committed.leaves
         chunk_proofs = tuple(next(chunk_results) for _ in range(w.chunks))
         node_proofs = tuple(next(node_results) for _ in t.node_openings)
-        out.append(_ProvenAsset(t, chunk_proofs, node_proofs, _prove_solvency(run, t)))
-    return tuple(out)
+        sums = None if margin is None else margin.assets[a]
+        out.append(_ProvenAsset(t, chunk_proofs, node_proofs, _prove_solvency(run, t, margin, sums), sums))
+    return tuple(out), margin
 
 
-def _prove_solvency(run: _Run, t: _TreeAsset) -> bytes:
+def _prove_solvency(
+    run: _Run, t: _TreeAsset, margin: _MarginCommitted | None = None, sums: _MarginAsset | None = None
+) -> bytes:
     """Prove the surplus ``den*R - num*L`` in ``[0, 2^128)`` (:class:`~circuits.statements.SolvencyStatement`).
+
+    Format 4: ``den*R - num*(L - D)`` for ``V_s = (den*R)*B - num*(C_L - C_D)``, the v4 context.
 
     Raises:
         WitnessError: the proof does not have the solvency record size.
     """
     w, spec = t.committed.leaves, t.committed.leaves.spec
+    v4: dict[str, Any] = {}
+    liabilities, blinding = w.liabilities, w.blinding_sum
+    if margin is not None and sums is not None:
+        v4 = {"margin_digest": run.margin_digest, "margin_root": margin.root, "C_D": sums.C_D}
+        liabilities -= sums.debt
+        blinding = (blinding - sums.debt_blinding) % GROUP_ORDER
     statement = SolvencyStatement(
         exchange=run.reserves.exchange,
         round=run.reserves.round,
@@ -660,11 +928,12 @@ def _prove_solvency(run: _Run, t: _TreeAsset) -> bytes:
         C_L=t.C_L,
         wallets_sha256=run.wallets_sha256,
         reserves_basis=run.basis,
+        **v4,
     )
     entropy = run.secrets.proof_entropy(spec.symbol, "solvency", 0)
     proof = create_range_proof(
         statement.range_statement(PedersenGens.default(run.backend)),
-        [statement.opening(w.liabilities, w.blinding_sum)],
+        [statement.opening(liabilities, blinding)],
         rng=lambda _n: entropy,
     )
     if proof.serialized_size() != SOLVENCY_RECORD_SIZE:
@@ -676,7 +945,9 @@ def _prove_solvency(run: _Run, t: _TreeAsset) -> bytes:
 # Pass 6: write
 
 
-def _write(run: _Run, assets: Sequence[_ProvenAsset], progress: Progress | None) -> tuple[Manifest, int]:
+def _write(
+    run: _Run, assets: Sequence[_ProvenAsset], progress: Progress | None, margin: _MarginCommitted | None = None
+) -> tuple[Manifest, int]:
     """Write the bundle into a temporary directory and the packages into a sink; publish both.
 
     Returns ``(manifest, number of packages)``; on any failure nothing is left behind.
@@ -692,16 +963,17 @@ def _write(run: _Run, assets: Sequence[_ProvenAsset], progress: Progress | None)
         wallets_entry = None
         if run.wallets_bytes is not None:
             wallets_entry = _write_file(tmp_bundle / WALLETS_FILE, b"", run.wallets_bytes)
+        margin_section = {} if margin is None else _write_margin(margin, tmp_bundle)
         manifest = Manifest.build(
             run.reserves.exchange, run.reserves.round, run.created, entries, wallets_entry,
-            version=BUNDLE_FORMAT_VERSION,
+            version=run.version, **margin_section,
         )
         # Round-trip through the parser: the writer must produce what the spec accepts.
         manifest_bytes = manifest.to_bytes()
         Manifest.from_bytes(manifest_bytes)
         (tmp_bundle / MANIFEST_NAME).write_bytes(manifest_bytes)
         sink = open_sink(run.packages_dir, run.options.packages_format)
-        n_packages = _write_packages(run, [p.tree for p in assets], manifest, sink, progress)
+        n_packages = _write_packages(run, [p.tree for p in assets], manifest, sink, progress, margin)
         _fsync_dir(tmp_bundle)
         os.rename(tmp_bundle, bundle_dir)
         try:
@@ -758,7 +1030,35 @@ def _write_asset(run: _Run, p: _ProvenAsset, out: Path) -> AssetEntry:
             encode_header(MAGIC_NODE_PROOFS, chunks - 1, node_proof_record_size()),
             b"".join(p.node_proofs),
         ),
+        **_margin_entry(run, p.margin),
     )
+
+
+def _margin_entry(run: _Run, sums: _MarginAsset | None) -> dict[str, Any]:
+    """An asset entry's version-4 keys: ``debt_commitment`` and the two optional disclosures (§14.3)."""
+    if sums is None:
+        return {}
+    return {
+        "debt_commitment": sums.C_D.to_bytes(),
+        "disclosed_debt": (sums.debt, sums.debt_blinding) if run.options.disclose_liabilities else None,
+        "disclosed_collateral": (
+            (sums.collateral, sums.collateral_blinding) if run.options.disclose_collateral else None
+        ),
+    }
+
+
+def _write_margin(margin: _MarginCommitted, out: Path) -> dict[str, Any]:
+    """Write ``margin.records.bin`` and ``margin.proofs.bin`` (§14.4); return the manifest's ``margin`` keywords."""
+    params = margin.plan.params
+    records = _write_file(
+        out / MARGIN_RECORDS_NAME, encode_header(MAGIC_MARGIN_RECORDS, params.accounts, params.record_size),
+        b"".join(margin.records),
+    )
+    proofs = _write_file(
+        out / MARGIN_PROOFS_NAME, encode_header(MAGIC_MARGIN_PROOFS, params.accounts, params.proofs_record_size),
+        b"".join(margin.proofs),
+    )
+    return {"margin": params, "margin_root": margin.root, "margin_records": records, "margin_proofs": proofs}
 
 
 def _customer_positions(t: _TreeAsset) -> npt.NDArray[np.int64]:
@@ -771,36 +1071,62 @@ def _customer_positions(t: _TreeAsset) -> npt.NDArray[np.int64]:
 
 
 def _write_packages(
-    run: _Run, assets: Sequence[_TreeAsset], manifest: Manifest, sink: PackageSink, progress: Progress | None
+    run: _Run,
+    assets: Sequence[_TreeAsset],
+    manifest: Manifest,
+    sink: PackageSink,
+    progress: Progress | None,
+    margin: _MarginCommitted | None = None,
 ) -> int:
-    """Add one package (format version 2) per customer to ``sink``, in customer-id order. Returns the count.
+    """Add one package (format 2; 3 in a version-4 bundle) per customer to ``sink``, in id order; return the count.
 
     Names are keyed (:meth:`RunSecrets.package_name`, FORMAT.md §9): nobody without the run's
-    secrets can find a customer's package by guessing ids.
+    secrets can find a customer's package by guessing ids. In a version-4 bundle every package has
+    the ``margin`` key: ``null``, or the customer's record, path and openings (§14.6).
     """
     positions = [_customer_positions(t) for t in assets]
+    records: dict[str, int] = {}
+    if margin is not None:
+        records = {a.customer_id: j for j, a in enumerate(margin.plan.accounts) if a.customer_id is not None}
     total = run.ledger.customers
     for n, customer_id in enumerate(run.ledger.customer_ids()):
         entries = []
+        record = records.get(customer_id)
         for a, t in enumerate(assets):
             w = t.committed.leaves
             row = w.column.find(customer_id)
             if row is None:
                 continue
-            entries.append(_package_entry(run, t, int(positions[a][row]), customer_id, row))
-        package = Package(
-            run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries),
-            format_version=2,
-        )
+            position = int(positions[a][row])
+            salt = None
+            if margin is not None and record is not None and position in w.margin_records:
+                salt = margin.accounts[record].margin_salt
+            entries.append(_package_entry(run, t, position, customer_id, row, salt))
+        if margin is None:
+            package = Package(
+                run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries),
+                format_version=2,
+            )
+        else:
+            package = Package(
+                run.reserves.exchange, run.reserves.round, manifest.digest, customer_id, tuple(entries),
+                format_version=PACKAGE_FORMAT_VERSION_MARGIN,
+                margin=None if record is None else _margin_package_entry(margin, record),
+            )
         sink.add(customer_id, run.secrets.package_name(customer_id), package.to_bytes())
         if progress and ((n + 1) % 1024 == 0 or n + 1 == total):
             progress("packages", n + 1, total)
     return total
 
 
-def _package_entry(run: _Run, t: _TreeAsset, position: int, customer_id: str, row: int) -> SumTreeEntry:
+def _package_entry(
+    run: _Run, t: _TreeAsset, position: int, customer_id: str, row: int, margin_salt: bytes | None = None
+) -> SumTreeEntry:
+    """A spot entry; a margin slot's leaf (format 4) has a margin leaf id, and ``margin_salt`` as its salt."""
     w = t.committed.leaves
     v_blinding, salt = run.secrets.leaf(w.spec.symbol, customer_id)
+    if margin_salt is not None:
+        salt = margin_salt
     levels = t.levels
     in_chunk = tuple(levels[lv][(position >> lv) ^ 1].tobytes() for lv in range(len(levels) - 1))
     k = position // w.m
@@ -825,6 +1151,33 @@ def _package_entry(run: _Run, t: _TreeAsset, position: int, customer_id: str, ro
     )
 
 
+def _margin_package_entry(margin: _MarginCommitted, j: int) -> MarginEntry:
+    """The ``margin`` object of a margin customer's package (§14.6): record ``j``, its path, every opening."""
+    params = margin.plan.params
+    acc = margin.accounts[j]
+    assert acc.margin_salt is not None
+    slots = []
+    for ref, a, b in zip(margin.plan.accounts[j].slots, acc.amounts, acc.blindings, strict=True):
+        slots.append(
+            MarginSlotEntry(
+                asset=params.assets[a.asset].symbol, leaf_index=a.leaf, dummy=ref.dummy_leaf is not None,
+                debt=a.debt, debt_blinding=b.d, unpledged=a.unpledged, unpledged_blinding=b.w,
+                collateral=tuple(
+                    CollateralEntry(
+                        type=kind, amount=c, value=v, value_blinding=vb, haircut=h, haircut_blinding=hb,
+                    )
+                    for kind, c, v, vb, h, hb in zip(
+                        params.collateral_types, a.collateral, a.values, b.v, a.haircuts, b.h, strict=True
+                    )
+                ),
+            )
+        )
+    return MarginEntry(
+        record_index=j, record_count=params.accounts, record_id=acc.record_id, margin_salt=acc.margin_salt,
+        merkle_path=tuple(margin.tree.path(j)), slots=tuple(slots), lo=acc.lo.v, lo_blinding=acc.lo.v_blinding,
+    )
+
+
 # ---------------------------------------------------------------------------
 # The pipeline
 
@@ -839,8 +1192,13 @@ def write_bundle(
     progress: Progress | None = None,
     wallets: ProvenReserves | None = None,
     executor: Executor | None = None,
+    margin: MarginAccounts | None = None,
 ) -> ProveResult:
     """Prove solvency for every asset and write the bundle (format version 3) and the customer packages.
+
+    With ``margin`` (:func:`prover.margin_inputs.margin_accounts`, for this ledger) the bundle is
+    format version 4: every margin account's record and proofs, and every asset's solvency for its
+    net liabilities (``docs/FORMAT.md`` §14); the packages are format 3.
 
     With ``wallets`` (from :func:`prover.wallets.load_wallets`; ``reserves`` must be its
     ``reserves``) the bundle carries the wallet list, whose digest every solvency proof
@@ -854,24 +1212,26 @@ def write_bundle(
         WitnessError: an internal self-check failed (no output is written).
     """
     started = time.perf_counter()
-    run = _read(ledger, reserves, master, bundle_dir, packages_dir, options, wallets)
-    prepared = _prepare(run, progress)
+    run = _read(ledger, reserves, master, bundle_dir, packages_dir, options, wallets, margin)
+    prepared, plan = _prepare(run, progress)
     own = executor is None
     ex: Executor = executor or LocalPoolExecutor(
-        master, jobs=options.jobs, backend_name=run.backend.name, max_nm=_max_nm(prepared)
+        master, jobs=options.jobs, backend_name=run.backend.name, max_nm=_max_nm(prepared, plan)
     )
     try:
         committed = _commit(run, ex, prepared, progress)
         trees = _tree(run, committed, progress)
-        proven = _prove(run, ex, trees, progress)
+        records = None if plan is None else _margin_commit(run, ex, plan, trees, progress)
+        proven, records = _prove(run, ex, trees, progress, records)
     finally:
         if own:
             ex.close()
-    manifest, n_packages = _write(run, proven, progress)
+    manifest, n_packages = _write(run, proven, progress, records)
     run.workdir.remove()
     return ProveResult(
         run.bundle_dir, run.packages_dir, manifest, n_packages, time.perf_counter() - started,
         tasks_run=run.workdir.written, tasks_reused=run.workdir.reused, leaves=sum(w.count for w in prepared),
+        margin_accounts=0 if plan is None else plan.real, margin_records=0 if plan is None else plan.params.accounts,
     )
 
 
@@ -883,14 +1243,22 @@ def _next_power_of_two(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def _padding(count: int, chunk: int, pad_to: int | None, symbol: str) -> tuple[int, int]:
-    """Return ``(padded leaf count, chunk size m)`` for ``count`` real leaves."""
+def _padding(count: int, chunk: int, pad_to: int | None, symbol: str, slots: int = 0) -> tuple[int, int]:
+    """Return ``(padded leaf count, chunk size m)`` for ``count`` real leaves and ``slots`` margin padding leaves.
+
+    ``slots`` (format 4) is the number of dummy margin slots naming the asset: each needs its own padding
+    leaf, so the asset is padded to the next power of two of ``count + slots`` at least.
+    """
     if chunk < 1 or chunk & (chunk - 1) or chunk > 1024:
         raise InputError(f"--chunk {chunk} is not a power of two in [1, 1024]", section="--chunk")
-    target = _next_power_of_two(max(count, 1))
+    needed = count + slots
+    target = _next_power_of_two(max(needed, 1))
     if pad_to is not None:
-        if pad_to < count:
-            raise InputError(f"--pad-to {pad_to} is below the {count} customers holding {symbol}", section="--pad-to")
+        if pad_to < needed:
+            what = f"the {count} customers holding {symbol}"
+            if slots:
+                what += f" and its {slots} dummy margin slots"
+            raise InputError(f"--pad-to {pad_to} is below {what}", section="--pad-to")
         target = max(pad_to, 1)
     m = min(chunk, target)
     if target % m or m & (m - 1):

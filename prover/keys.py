@@ -17,6 +17,12 @@ packages directory) and can reproduce a run with it:
     dummy:  info = "dummy" || frame(S) || LE64(j)
             v_blinding = LE(OKM[0:64]) mod r  (1 if that is 0),  leaf_id   = OKM[64:96]
     proof entropy:  HKDF-Expand(PRK, "proof" || frame(S) || frame(kind) || LE64(index), 32)
+    margin account (format 4), a = frame(customer_id), or frame("#dummy" || LE32(j)) for dummy account j:
+            margin_salt = HKDF-Expand(PRK, "margin" || frame(customer_id), 32)
+            dummy id    = HKDF-Expand(PRK, "margin dummy" || LE32(j), 32)
+            blinding    = LE(HKDF-Expand(PRK, "margin blinding" || a || LE8(slot) || LE8(role) || LE8(type), 64))
+                          mod r (1 if 0); role 0 d, 1 w, 2 V, 3 H, 4 lo
+            slot key    = HKDF-Expand(PRK, "margin slots" || a, 32)  (which assets the dummy slots take)
     package names:  K_name = HKDF-Expand(PRK, "package name", 32)
                     file   = hex(HMAC-SHA256(K_name, frame(customer_id)))[0:32] || ".json"
 
@@ -61,7 +67,13 @@ _LEAF_INFO_TAG: Final[bytes] = b"leaf"
 _DUMMY_INFO_TAG: Final[bytes] = b"dummy"
 _PACKAGE_NAME_INFO: Final[bytes] = b"package name"
 _PROOF_INFO_TAG: Final[bytes] = b"proof"
-_PROOF_KINDS: Final[frozenset[str]] = frozenset({"chunk", "node", "solvency"})
+_PROOF_KINDS: Final[frozenset[str]] = frozenset({"chunk", "node", "solvency", "margin"})
+_MARGIN_SALT_TAG: Final[bytes] = b"margin"
+_MARGIN_DUMMY_TAG: Final[bytes] = b"margin dummy"
+_MARGIN_BLINDING_TAG: Final[bytes] = b"margin blinding"
+_MARGIN_SLOTS_TAG: Final[bytes] = b"margin slots"
+#: Roles of a margin account's committed values (``margin_blinding``): debt, unpledged equity, value, haircut, lo.
+MARGIN_ROLES: Final[tuple[str, ...]] = ("d", "w", "V", "H", "lo")
 _PACKAGE_NAME_HEX_DIGITS: Final[int] = 32
 _OKM_LEN: Final[int] = 96
 _BLINDING_BYTES: Final[int] = 64
@@ -169,6 +181,17 @@ def _text(value: str) -> bytes:
     return frame(value.encode("utf-8"))
 
 
+def margin_account_key(customer_id: str | None, dummy: int = 0) -> bytes:
+    """Return the bytes that name a margin account in its derivations.
+
+    The UTF-8 customer id, or for dummy account ``j`` (``customer_id`` ``None``) ``"#dummy" || LE32(j)``
+    (no customer id holds the NUL byte that ``LE32(j)``, ``j < 2^24``, ends with).
+    """
+    if customer_id is None:
+        return b"#dummy" + struct.pack("<I", dummy)
+    return customer_id.encode("utf-8")
+
+
 class RunSecrets:
     """The secrets of one run of ``solvency prove`` (``docs/FORMAT.md`` §9).
 
@@ -218,13 +241,37 @@ class RunSecrets:
     def proof_entropy(self, symbol: str, kind: str, index: int) -> bytes:
         """Return the 32 bytes of entropy of one range proof (format version 3, ``docs/FORMAT.md`` §9).
 
-        ``kind`` is ``"chunk"`` (index ``k``), ``"node"`` (index: the split) or ``"solvency"``
-        (index 0). The prover's seed also binds the statement and the witness, so a proof
-        re-made for the same statement (a retried task, a resumed run) is the same bytes.
+        ``kind`` is ``"chunk"`` (index ``k``), ``"node"`` (index: the split), ``"solvency"``
+        (index 0) or, with ``symbol`` empty, ``"margin"`` (index ``16*j + p``: part ``p`` of record ``j``).
+        The prover's seed also binds the statement and the witness, so a proof re-made for the same
+        statement (a retried task, a resumed run) is the same bytes.
         """
         if kind not in _PROOF_KINDS or not 0 <= index < 1 << 64:
             raise ValueError(f"unknown proof kind {kind!r} or index {index}")
         return hkdf_expand(self._prk, _PROOF_INFO_TAG + _text(symbol) + _text(kind) + struct.pack("<Q", index), 32)
+
+    def margin_salt(self, customer_id: str) -> bytes:
+        """Return the 32-byte ``margin_salt`` of ``customer_id``'s margin account (format 4; its record id's key)."""
+        return hkdf_expand(self._prk, _MARGIN_SALT_TAG + _text(customer_id), 32)
+
+    def margin_dummy_id(self, j: int) -> bytes:
+        """Return the record id of dummy margin account ``j`` (``0 <= j < 2^32``)."""
+        return hkdf_expand(self._prk, _MARGIN_DUMMY_TAG + struct.pack("<I", j), 32)
+
+    def margin_blinding(self, account: bytes, slot: int, role: int, kind: int) -> int:
+        """Return the blinding of one committed value of a margin account.
+
+        ``account`` is :func:`margin_account_key` of the account; ``role`` indexes :data:`MARGIN_ROLES`;
+        ``kind`` is the collateral type's position (0 for ``d``, ``w`` and ``lo``, whose ``slot`` is also 0).
+        """
+        if not (0 <= slot < 256 and 0 <= role < len(MARGIN_ROLES) and 0 <= kind < 256):
+            raise ValueError(f"bad margin value ({slot}, {role}, {kind})")
+        info = _MARGIN_BLINDING_TAG + frame(account) + bytes((slot, role, kind))
+        return _blinding(hkdf_expand(self._prk, info, _BLINDING_BYTES))
+
+    def margin_slot_key(self, account: bytes) -> bytes:
+        """Return the key that picks the assets of a margin account's dummy slots (:func:`margin_account_key`)."""
+        return hkdf_expand(self._prk, _MARGIN_SLOTS_TAG + frame(account), 32)
 
     def package_name(self, customer_id: str) -> str:
         """Return the file name of ``customer_id``'s package: a keyed HMAC, not guessable from the id."""

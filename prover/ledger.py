@@ -11,21 +11,39 @@ and asset:
 * ``amount``: a plain non-negative decimal string with at most the asset's decimals,
   below ``2^64`` base units (see :mod:`prover.amounts`).
 
+Margin columns (issue 11, ``docs/FORMAT.md`` §14.1): after ``amount`` the header may
+name, in any order, the optional columns ``debt`` and ``collateral_<type>`` (``<type>``
+matching :data:`circuits.limits.MARGIN_TYPES_RE`, at most
+:data:`circuits.limits.MAX_COLLATERAL_TYPES` of them), each at most once; any other
+column name is refused (field ``header``). Every row then has that many fields. A
+margin cell is a plain decimal like ``amount`` (same decimals and ``2^64`` rules),
+and an empty cell is ``0``. The collateral of one row, all types together, must not
+exceed its ``amount`` (the equity), else the row is refused naming the collateral
+column at which the running sum (in header order) first exceeds it. ``amount`` is
+the customer's equity in the asset. Whether the margin file matches the columns
+(every ``<type>`` one of its ``collateral_types``) is checked by
+:func:`prover.margin_inputs.margin_accounts`; a ledger with margin columns and no
+margin file is refused by :func:`prover.margin_inputs.require_spot_ledger`.
+
 A (customer, asset) pair appears at most once, and there is at least one data row.
 Completely blank lines are skipped. Line numbers in messages are physical lines of
 the file (a quoted field may span several); a record is reported at its first line.
 
 Every failure raises :class:`~circuits.errors.InputError` with the message
 ``<file>:<line>: <field>: <reason>`` and ``section="<file>:<line>:<field>"``, where
-``field`` is ``customer_id``, ``asset``, ``amount``, ``header``, ``row`` (column
-count, CSV syntax, encoding) or ``file``. Per-row problems are reported as they are
-read, in file order; duplicate rows are found once the whole file has been read, so
-a bad row anywhere is reported before a duplicate.
+``field`` is ``customer_id``, ``asset``, ``amount``, a margin column (``debt``,
+``collateral_loan``), ``header``, ``row`` (column count, CSV syntax, encoding) or
+``file``. Per-row problems are reported as they are read, in file order; duplicate
+rows are found once the whole file has been read, so a bad row anywhere is reported
+before a duplicate.
 
 Memory: nothing is kept per row as a Python object. Each asset becomes an
 :class:`AssetColumn` of numpy arrays plus one ``bytes`` blob of customer ids;
 duplicates are found by sorting 128-bit BLAKE2b keys of the ids with numpy and
-comparing the ids themselves wherever two keys are equal.
+comparing the ids themselves wherever two keys are equal. Margin fields are kept only
+for the rows where one is non-zero, as a sparse :class:`MarginColumn` per asset
+(numpy arrays of row indices, debts and collateral), so a spot-only ledger, or the
+spot rows of a margin ledger, cost nothing more than before.
 
 No zk proof in here: this is input parsing.
 """
@@ -37,23 +55,26 @@ import hashlib
 import itertools
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final, NamedTuple, TextIO
 
 import numpy as np
 import numpy.typing as npt
 
 from circuits.errors import InputError
-from circuits.limits import MAX_ID_BYTES, RANGE_BITS
+from circuits.limits import MARGIN_TYPES_RE, MAX_COLLATERAL_TYPES, MAX_ID_BYTES, RANGE_BITS
 from circuits.text import text_problem
-from prover.amounts import parse_amount, quote_value
+from prover.amounts import format_amount, parse_amount, quote_value
 from prover.reserves import Reserves
 
-__all__ = ["AssetColumn", "Ledger", "load_ledger"]
+__all__ = ["AssetColumn", "Ledger", "MarginColumn", "MarginRow", "load_ledger"]
 
 LEDGER_HEADER: Final[tuple[str, str, str]] = ("customer_id", "asset", "amount")
+#: The optional margin columns: ``debt`` and ``collateral_<type>`` (docs/FORMAT.md §14.1).
+DEBT_COLUMN: Final[str] = "debt"
+COLLATERAL_PREFIX: Final[str] = "collateral_"
 # Balances are below 2^64 base units: each leaf gets a 64-bit range proof (docs/FORMAT.md §1).
 AMOUNT_BITS: Final[int] = RANGE_BITS
 # ``progress`` is called after this many data rows (and once at the end).
@@ -209,6 +230,64 @@ class AssetColumn:
 
 
 @dataclass(frozen=True, eq=False)
+class MarginColumn:
+    """The margin fields of one asset's rows, kept only for rows where one is non-zero (sparse).
+
+    Attributes:
+        rows: ``int64`` array of row indices into the asset's :class:`AssetColumn`,
+            strictly increasing (file order).
+        debt: ``uint64`` array, the debt of each of those rows in base units.
+        collateral: ``uint64`` array of shape ``(len(rows), K)``: the collateral pledged
+            per type, in base units, the types being :attr:`Ledger.collateral_types`
+            (ASCII order); ``K`` may be 0 (a ``debt`` column only).
+
+    Every row listed has a non-zero debt or collateral, and its collateral (all types)
+    is at most the row's amount.
+    """
+
+    rows: npt.NDArray[np.int64]
+    debt: npt.NDArray[np.uint64]
+    collateral: npt.NDArray[np.uint64]
+
+    def __post_init__(self) -> None:
+        """Check the array shapes and types (an internal invariant of the loader)."""
+        n = len(self.rows)
+        if self.rows.dtype != np.int64 or self.rows.ndim != 1 or np.any(np.diff(self.rows) <= 0):
+            raise ValueError("rows must be a strictly increasing 1-D int64 array")
+        if self.debt.dtype != np.uint64 or self.debt.shape != (n,):
+            raise ValueError("debt must be a uint64 array of len(rows)")
+        if self.collateral.dtype != np.uint64 or self.collateral.ndim != 2 or self.collateral.shape[0] != n:
+            raise ValueError("collateral must be a (len(rows), K) uint64 array")
+
+    def __len__(self) -> int:
+        """The number of rows with a non-zero debt or collateral."""
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"MarginColumn(rows={len(self)}, types={self.collateral.shape[1]})"
+
+
+class MarginRow(NamedTuple):
+    """One ledger row with a non-zero debt or collateral (:meth:`Ledger.margin_rows`).
+
+    Attributes:
+        customer_id: the row's customer.
+        asset: the row's asset symbol.
+        row: the row's index in ``ledger.columns[asset]``.
+        equity: the row's ``amount``, in base units.
+        debt: the row's debt, in base units.
+        collateral: per type of :attr:`Ledger.collateral_types`, the pledged base units.
+    """
+
+    customer_id: str
+    asset: str
+    row: int
+    equity: int
+    debt: int
+    collateral: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
 class Ledger:
     """A validated ledger.
 
@@ -217,11 +296,40 @@ class Ledger:
         columns: one :class:`AssetColumn` per reserves asset, in the reserves order
             (sorted by symbol); an asset nobody holds has an empty column.
         customers: the number of distinct customer ids.
+        margin_columns: the optional margin columns of the header (``debt``,
+            ``collateral_<type>``), in file order; empty for a spot-only ledger.
+        collateral_types: the ``<type>`` of each ``collateral_<type>`` column, in ASCII
+            order (the order of :attr:`MarginColumn.collateral`).
+        margin: one :class:`MarginColumn` per asset (reserves order) when the ledger
+            has margin columns, else empty: the rows with a non-zero debt or collateral.
+        header_line: the physical line of the header (for messages about it).
     """
 
     path: Path
     columns: dict[str, AssetColumn]
     customers: int
+    margin_columns: tuple[str, ...] = ()
+    collateral_types: tuple[str, ...] = ()
+    margin: dict[str, MarginColumn] = field(default_factory=dict)
+    header_line: int = 1
+
+    @property
+    def has_margin_columns(self) -> bool:
+        """Whether the header names any margin column (even if every margin cell is empty or 0)."""
+        return bool(self.margin_columns)
+
+    @property
+    def margin_row_count(self) -> int:
+        """The number of rows with a non-zero debt or collateral, over all assets."""
+        return sum(len(m) for m in self.margin.values())
+
+    def margin_rows(self) -> Iterator[MarginRow]:
+        """Yield every row with a non-zero debt or collateral: assets in reserves order, rows in file order."""
+        for symbol, margin in self.margin.items():
+            column = self.columns[symbol]
+            collateral = margin.collateral.tolist()
+            for i, (row, debt) in enumerate(zip(margin.rows.tolist(), margin.debt.tolist(), strict=True)):
+                yield MarginRow(column.customer_id(row), symbol, row, column.amount(row), debt, tuple(collateral[i]))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={len(c)}" for s, c in self.columns.items())
@@ -263,19 +371,94 @@ class _Fail:
         self.name = name
 
     def __call__(self, line: int, field: str, reason: str) -> InputError:
-        return InputError(f"{self.name}:{line}: {field}: {reason}", section=f"{self.name}:{line}:{field}")
+        return InputError(
+            f"{self.name}:{line}: {field}: {reason}", section=f"{self.name}:{line}:{field}", file=self.name, field=field
+        )
 
 
 class _ColumnBuilder:
-    """Growable typed buffers for one asset while the file is read (no object per row)."""
+    """Growable typed buffers for one asset while the file is read (no object per row).
 
-    __slots__ = ("amounts", "ids", "lines", "offsets")
+    ``margin_rows`` and ``margin_values`` hold only the rows with a non-zero margin
+    cell: the row index, then ``1 + K`` values per row (debt, collateral per type).
+    """
+
+    __slots__ = ("amounts", "ids", "lines", "margin_rows", "margin_values", "offsets")
 
     def __init__(self) -> None:
         self.amounts = array("Q")
         self.lines = array("Q")
         self.ids = bytearray()
         self.offsets = array("q", [0])
+        self.margin_rows = array("q")
+        self.margin_values = array("Q")
+
+
+class _MarginHeader(NamedTuple):
+    """The optional columns of a header: names in file order, the value slot of each, the collateral types."""
+
+    names: tuple[str, ...]
+    slots: tuple[int, ...]  # 0 = debt, 1 + k = collateral type k (ASCII order)
+    types: tuple[str, ...]
+
+
+def _margin_header(extra: list[str], line: int, fail: _Fail) -> _MarginHeader:
+    """Validate the header's columns after ``amount``: ``debt`` and ``collateral_<type>``, each at most once."""
+    seen: set[str] = set()
+    types: list[str] = []
+    for name in extra:
+        if name in seen:
+            raise fail(line, "header", f"column {quote_value(name)} appears twice")
+        seen.add(name)
+        if name == DEBT_COLUMN:
+            continue
+        kind = name.removeprefix(COLLATERAL_PREFIX)
+        if kind == name or MARGIN_TYPES_RE.fullmatch(kind) is None:
+            raise fail(
+                line,
+                "header",
+                f"unknown column {quote_value(name)} (after {','.join(LEDGER_HEADER)} only {DEBT_COLUMN} and "
+                f"{COLLATERAL_PREFIX}<type> may follow, <type> matching {MARGIN_TYPES_RE.pattern})",
+            )
+        types.append(kind)
+    if len(types) > MAX_COLLATERAL_TYPES:
+        raise fail(line, "header", f"{len(types)} collateral columns, at most {MAX_COLLATERAL_TYPES} types")
+    ordered = tuple(sorted(types))
+    slots = tuple(0 if n == DEBT_COLUMN else 1 + ordered.index(n.removeprefix(COLLATERAL_PREFIX)) for n in extra)
+    return _MarginHeader(tuple(extra), slots, ordered)
+
+
+def _margin_cells(
+    row: list[str], header: _MarginHeader, amount: int, decimals: int, asset: str, line: int, fail: _Fail
+) -> list[int]:
+    """Parse the margin cells of one row: ``[debt, collateral per type]``; empty cells are 0.
+
+    Raises:
+        InputError: a bad cell (field: its column), or collateral above the row's amount
+            (field: the collateral column at which the running sum first exceeds it).
+    """
+    values = [0] * (1 + len(header.types))
+    pledged = 0
+    for name, slot, text in zip(header.names, header.slots, row[3:], strict=True):
+        if text == "":
+            continue
+        if _is_bad_utf8(text):
+            raise fail(line, name, "invalid UTF-8")
+        try:
+            value = parse_amount(text, decimals, max_bits=AMOUNT_BITS)
+        except ValueError as exc:
+            raise fail(line, name, f"{exc} for {asset}") from None
+        values[slot] = value
+        if slot:
+            pledged += value
+            if pledged > amount:
+                raise fail(
+                    line,
+                    name,
+                    f"collateral (all types) of {format_amount(pledged, decimals)} {asset} exceeds the row's "
+                    f"amount {format_amount(amount, decimals)} (collateral is pledged out of the equity)",
+                )
+    return values
 
 
 def _bounded_lines(f: TextIO, fail: _Fail) -> Iterator[str]:
@@ -321,7 +504,8 @@ def load_ledger(
             header, malformed CSV, a wrong number of fields, invalid UTF-8, an empty or
             over-long customer id, an unknown asset, a bad, negative, over-precise or
             ``>= 2^64`` amount, a duplicate (customer, asset) row (naming both lines),
-            or a ledger without data rows.
+            or a ledger without data rows; an unknown or repeated margin column, a bad
+            margin cell (as ``amount``), or collateral above the row's amount.
     """
     path = Path(path)
     fail = _Fail(path.name)
@@ -336,6 +520,9 @@ def load_ledger(
         reader = csv.reader(_bounded_lines(handle, fail), strict=True)
         previous = 0  # physical lines consumed before the current record
         header_seen = False
+        header_line = 1
+        margin = _MarginHeader((), (), ())
+        width = len(LEDGER_HEADER)
         while True:
             try:
                 row = next(reader)
@@ -352,17 +539,25 @@ def load_ledger(
             if not header_seen:
                 if any(_is_bad_utf8(cell) for cell in row):
                     raise fail(line, "header", "invalid UTF-8")
-                if tuple(row) != LEDGER_HEADER:
+                if tuple(row[:3]) != LEDGER_HEADER:
                     raise fail(
                         line,
                         "header",
-                        f"expected exactly {','.join(LEDGER_HEADER)}, found {quote_value(','.join(row))}",
+                        f"expected exactly {','.join(LEDGER_HEADER)} (optionally followed by {DEBT_COLUMN} and "
+                        f"{COLLATERAL_PREFIX}<type> columns), found {quote_value(','.join(row))}",
                     )
+                margin = _margin_header(row[3:], line, fail)
+                width = len(row)
                 header_seen = True
+                header_line = line
                 continue
-            if len(row) != 3:
-                raise fail(line, "row", f"expected 3 fields ({','.join(LEDGER_HEADER)}), found {len(row)}")
-            customer_id, asset, amount_text = row
+            if len(row) != width:
+                names = ",".join((*LEDGER_HEADER, *margin.names))
+                raise fail(line, "row", f"expected {width} fields ({names}), found {len(row)}")
+            if margin.names:
+                customer_id, asset, amount_text = row[0], row[1], row[2]
+            else:
+                customer_id, asset, amount_text = row
 
             try:
                 id_bytes = customer_id.encode("utf-8")
@@ -386,6 +581,11 @@ def load_ledger(
             except ValueError as exc:
                 raise fail(line, "amount", f"{exc} for {asset}") from None
 
+            if margin.names and any(row[3:]):
+                cells = _margin_cells(row, margin, amount, specs[asset].decimals, asset, line, fail)
+                if any(cells):
+                    builder.margin_rows.append(len(builder.amounts))
+                    builder.margin_values.extend(cells)
             builder.amounts.append(amount)
             builder.lines.append(line)
             builder.ids += id_bytes
@@ -400,6 +600,7 @@ def load_ledger(
         raise fail(previous + 1, "row", "empty ledger: no data rows after the header")
 
     columns: dict[str, AssetColumn] = {}
+    margins: dict[str, MarginColumn] = {}
     line_numbers: dict[str, array[int]] = {}
     for symbol in specs:
         builder = builders.pop(symbol)  # free each builder's buffers as soon as they are copied
@@ -410,6 +611,13 @@ def load_ledger(
             ids=bytes(builder.ids),
             offsets=np.frombuffer(builder.offsets, dtype=np.int64).copy(),
         )
+        if margin.names:
+            values = np.frombuffer(builder.margin_values, dtype=np.uint64).reshape(-1, 1 + len(margin.types))
+            margins[symbol] = MarginColumn(
+                rows=np.frombuffer(builder.margin_rows, dtype=np.int64).copy(),
+                debt=values[:, 0].copy(),
+                collateral=values[:, 1:].copy(),
+            )
         line_numbers[symbol] = builder.lines
         del builder
 
@@ -433,7 +641,15 @@ def load_ledger(
 
     if progress is not None:
         progress(rows)
-    return Ledger(path=path, columns=columns, customers=_count_distinct(columns))
+    return Ledger(
+        path=path,
+        columns=columns,
+        customers=_count_distinct(columns),
+        margin_columns=margin.names,
+        collateral_types=margin.types,
+        margin=margins,
+        header_line=header_line,
+    )
 
 
 def _count_distinct(columns: dict[str, AssetColumn]) -> int:

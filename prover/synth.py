@@ -20,7 +20,21 @@ What the data looks like:
 * with ``edge_cases=True`` (``gen-ledger --edge-cases``, for tests) also a few maximal
   balances (``2^64 - 1`` base units), which no real ledger holds but the format allows;
 * reserves = liabilities * a ratio drawn from [1.02, 1.30], rounded up, so the
-  exchange is solvent for every asset.
+  exchange is solvent for every asset;
+* with ``margin_share=F > 0`` (``gen-ledger --margin-share F``, issue 11) that share of
+  the customers become margin accounts shaped like Binance loans: collateral pledged out
+  of an asset they hold (30-100% of it, a non-stablecoin preferred), a debt in another
+  asset (a stablecoin three times as likely) sized from a loan-to-value drawn in
+  [0.2, 0.9) of the haircut collateral value, so every account satisfies condition (M),
+  and 10-100% of the borrowed funds kept as equity in the debt asset; a quarter also
+  pledge part of a third asset they hold. The ledger then has the columns ``debt`` and
+  ``collateral_loan`` (empty cells for zero), ``margin.json`` is written next to it
+  (:func:`margin_document`: value decimals 2, the collateral type ``loan``, prices near
+  real ones, 4-tier schedules, steeper for assets that look illiquid), and the reserves
+  cover the net liabilities ``equity - debt`` (at least one base unit). The margin draws
+  come from their own generator (``PCG64([seed, 1])``), so the spot balances are those
+  of the same seed without margin, and ``margin_share=0`` writes exactly what it always
+  did (no margin columns, no ``margin.json``).
 
 Decimals: BTC 8, USDT 6, USDC 6, SOL 9, ETH **9** (gwei) and 8 for anything else.
 ETH's native 18 decimals would cap a single balance at ``2^64`` wei, about 18.4 ETH,
@@ -37,18 +51,19 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 import numpy as np
 from numpy.random import PCG64, Generator
 
 from circuits.errors import InputError
-from circuits.limits import MAX_ASSETS, MAX_LABEL_BYTES, SOLVENCY_BITS, SYMBOL_RE
+from circuits.limits import MAX_ASSETS, MAX_LABEL_BYTES, MAX_TIER_BOUNDARY, SOLVENCY_BITS, SYMBOL_RE
+from circuits.margin import Tier, collateral_value, scaled_haircut
 from circuits.text import text_problem
 from prover.amounts import format_amount
-from prover.ledger import LEDGER_HEADER
+from prover.ledger import COLLATERAL_PREFIX, DEBT_COLUMN, LEDGER_HEADER
 
-__all__ = ["cap_base_units", "generate_ledger"]
+__all__ = ["MARGIN_FILE_NAME", "cap_base_units", "generate_ledger"]
 
 _DECIMALS: Final[dict[str, int]] = {"BTC": 8, "ETH": 9, "USDT": 6, "USDC": 6, "SOL": 9}
 _DEFAULT_DECIMALS: Final[int] = 8
@@ -61,6 +76,26 @@ _CAPS: Final[dict[str, float]] = {"BTC": 20_000.0, "ETH": 300_000.0, "USDT": 1e9
 _DEFAULT_CAP_TYPICALS: Final[float] = 1e6  # any other asset: at most 10^6 typical holdings
 _HOLDINGS_P: Final[tuple[float, ...]] = (0.55, 0.30, 0.12, 0.03)  # P(hold 1, 2, 3, 4 assets)
 _MAX_AMOUNT: Final[int] = (1 << 64) - 1
+#: The margin file gen-ledger writes next to the ledger when ``margin_share > 0``.
+MARGIN_FILE_NAME: Final[str] = "margin.json"
+_MARGIN_STREAM: Final[int] = 1  # the margin draws' generator is PCG64([seed, _MARGIN_STREAM])
+_VALUE_DECIMALS: Final[int] = 2
+_COLLATERAL_TYPE: Final[str] = "loan"
+_STABLECOINS: Final[frozenset[str]] = frozenset({"USDT", "USDC"})
+# Prices in the quote currency (about December 2026's); other symbols get a price drawn from [0.05, 50).
+_PRICES: Final[dict[str, float]] = {"BTC": 97_000.0, "ETH": 3_500.0, "SOL": 180.0, "USDT": 1.0, "USDC": 1.0}
+_PRICE_JITTER: Final[float] = 0.03  # non-stablecoin prices move by up to 3% with the seed
+# 4-tier loan schedules: (boundary in quote units, ratio %); the last tier has no boundary.
+_SCHEDULES: Final[dict[str, tuple[tuple[int | None, int], ...]]] = {
+    "BTC": ((1_000_000, 95), (5_000_000, 90), (20_000_000, 80), (None, 60)),
+    "ETH": ((1_000_000, 95), (5_000_000, 90), (20_000_000, 80), (None, 60)),
+    "SOL": ((250_000, 85), (1_000_000, 75), (5_000_000, 60), (None, 40)),
+    "USDT": ((10_000_000, 100), (50_000_000, 99), (200_000_000, 98), (None, 95)),
+    "USDC": ((10_000_000, 100), (50_000_000, 99), (200_000_000, 98), (None, 95)),
+}
+_ILLIQUID_SCHEDULE: Final[tuple[tuple[int | None, int], ...]] = ((25_000, 70), (100_000, 50), (500_000, 30), (None, 10))
+# A pledge is kept below this collateral value (value units), far inside the proof's 2^56 bound.
+_MAX_PLEDGE_VALUE: Final[int] = MAX_TIER_BOUNDARY >> 8
 _MAX_CUSTOMERS: Final[int] = 100_000_000
 # Suffixes that make a few ids exercise quoting and UTF-8 (written as escapes to keep this file ASCII).
 _DECORATIONS: Final[tuple[str, ...]] = (
@@ -77,7 +112,9 @@ def _fail(field: str, reason: str) -> InputError:
     return InputError(f"gen-ledger: {field}: {reason}", section=f"gen-ledger:{field}")
 
 
-def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange: str, round_label: str) -> None:
+def _check_arguments(
+    customers: int, assets: Sequence[str], seed: int, exchange: str, round_label: str, margin_share: float
+) -> None:
     if type(customers) is not int or not 1 <= customers <= _MAX_CUSTOMERS:
         raise _fail("customers", f"must be an integer in [1, {_MAX_CUSTOMERS}], got {customers!r}")
     if type(seed) is not int or seed < 0:
@@ -95,6 +132,10 @@ def _check_arguments(customers: int, assets: Sequence[str], seed: int, exchange:
         problem = text_problem(label, MAX_LABEL_BYTES)
         if problem is not None:
             raise _fail(field, problem)
+    if type(margin_share) not in (int, float) or not 0 <= margin_share <= 1:
+        raise _fail("margin-share", f"must be a number in [0, 1], got {margin_share!r}")
+    if margin_share > 0 and len(assets) < 2:
+        raise _fail("margin-share", "margin accounts need at least 2 assets (collateral in one, debt in another)")
 
 
 def _write_atomic(path: Path, fill: Callable[[TextIO], None]) -> None:
@@ -172,6 +213,122 @@ def _amounts(symbols: Sequence[str], asset_of_row: np.ndarray, rng: Generator, e
     return amounts
 
 
+def _margin_round(symbols: Sequence[str], rng: Generator) -> tuple[list[int], list[tuple[Tier, ...]]]:
+    """Return each asset's price (value units) and loan schedule (boundaries in value units)."""
+    scale = 10**_VALUE_DECIMALS
+    prices: list[int] = []
+    schedules: list[tuple[Tier, ...]] = []
+    for symbol in symbols:
+        if symbol in _STABLECOINS:
+            price = 1.0
+        elif symbol in _PRICES:
+            price = _PRICES[symbol] * (1.0 + float(rng.uniform(-_PRICE_JITTER, _PRICE_JITTER)))
+        else:
+            price = float(10.0 ** rng.uniform(np.log10(0.05), np.log10(50.0)))
+        prices.append(max(1, round(price * scale)))
+        table = _SCHEDULES.get(symbol, _ILLIQUID_SCHEDULE)
+        schedules.append(tuple(Tier(None if b is None else b * scale, r) for b, r in table))
+    return prices, schedules
+
+
+def _fixed(units: int) -> str:
+    """Value units as a quote-currency decimal string with exactly ``_VALUE_DECIMALS`` decimals."""
+    whole, fraction = divmod(units, 10**_VALUE_DECIMALS)
+    return f"{whole}.{fraction:0{_VALUE_DECIMALS}d}"
+
+
+def _margin_document(symbols: Sequence[str], prices: Sequence[int], schedules: Sequence[tuple[Tier, ...]]) -> Any:
+    """The ``margin.json`` object (``docs/FORMAT.md`` §14.1) of the round."""
+    return {
+        "value_decimals": _VALUE_DECIMALS,
+        "collateral_types": [_COLLATERAL_TYPE],
+        "assets": [
+            {
+                "symbol": symbol,
+                "price": _fixed(price),
+                "haircuts": {
+                    _COLLATERAL_TYPE: [
+                        {"ratio": t.ratio} if t.up_to is None else {"up_to": _fixed(t.up_to), "ratio": t.ratio}
+                        for t in schedule
+                    ]
+                },
+            }
+            for symbol, price, schedule in zip(symbols, prices, schedules, strict=True)
+        ],
+    }
+
+
+def _pick(rng: Generator, choices: Sequence[int], weights: Sequence[float]) -> int:
+    p = np.asarray(weights, dtype=float)
+    return int(choices[int(rng.choice(len(choices), p=p / p.sum()))])
+
+
+def _margin_accounts(
+    customers: int,
+    share: float,
+    symbols: Sequence[str],
+    decimals: Sequence[int],
+    rows: tuple[list[int], list[int], list[int]],
+    prices: Sequence[int],
+    schedules: Sequence[tuple[Tier, ...]],
+    rng: Generator,
+) -> tuple[list[int], list[int]]:
+    """Turn ``share`` of the customers into Binance-loan margin accounts; return each row's debt and collateral.
+
+    ``rows`` are the (customer, asset, amount) lists of every row, customers ascending; a
+    margin account's kept borrowed funds are added to its amounts, appending a row when it
+    held none of the debt asset. Every account satisfies condition (M): the debt value is
+    a loan-to-value below 0.9 of the haircut collateral value, rounded down.
+    """
+    cust, asset, amount = rows
+    n = len(amount)
+    debt = [0] * n
+    collateral = [0] * n
+    starts = np.searchsorted(np.asarray(cust, dtype=np.int64), np.arange(customers + 1)).tolist()
+    stable = [symbol in _STABLECOINS for symbol in symbols]
+    held: dict[int, dict[int, int]] = {}
+    eligible = []
+    for u in range(customers):
+        held[u] = {asset[r]: r for r in range(starts[u], starts[u + 1])}
+        if any(0 < amount[r] < _MAX_AMOUNT for r in held[u].values()):
+            eligible.append(u)
+    count = min(len(eligible), round(share * customers))
+    chosen = sorted(eligible[i] for i in rng.choice(len(eligible), size=count, replace=False).tolist())
+    for u in chosen:
+        mine = held[u]
+        usable = [a for a, r in mine.items() if 0 < amount[r] < _MAX_AMOUNT]
+        first = _pick(rng, usable, [1.0 if stable[a] else 3.0 for a in usable])
+        others = [b for b in range(len(symbols)) if b != first]
+        owed = _pick(rng, others, [3.0 if stable[b] else 1.0 for b in others])
+        pledged = [first]
+        third = [a for a in usable if a not in (first, owed)]
+        if third and rng.random() < 0.25:
+            pledged.append(_pick(rng, third, [1.0] * len(third)))
+        haircut = 0
+        for i, a in enumerate(pledged):
+            r = mine[a]
+            fraction = float(rng.uniform(0.3, 1.0) if i == 0 else rng.uniform(0.2, 0.8))
+            largest = _MAX_PLEDGE_VALUE * 10 ** decimals[a] // prices[a]
+            collateral[r] = max(1, min(int(amount[r] * fraction), amount[r], largest))
+            haircut += scaled_haircut(schedules[a], collateral_value(prices[a], collateral[r], decimals[a]))
+        ltv_ppm = int(rng.integers(200_000, 900_000))
+        owed_units = haircut * ltv_ppm * 10 ** decimals[owed] // (100 * 1_000_000 * prices[owed])
+        owed_units = min(owed_units, 1 << 63)
+        kept = owed_units * int(rng.integers(100_000, 1_000_001)) // 1_000_000
+        if owed in mine:
+            r = mine[owed]
+            amount[r] += kept if amount[r] + kept <= _MAX_AMOUNT else 0
+        else:
+            r = len(amount)
+            cust.append(u)
+            asset.append(owed)
+            amount.append(kept)
+            debt.append(0)
+            collateral.append(0)
+        debt[r] = owed_units
+    return debt, collateral
+
+
 def generate_ledger(
     customers: int,
     assets: Sequence[str],
@@ -181,8 +338,13 @@ def generate_ledger(
     exchange: str = "Example Exchange",
     round_label: str | None = None,
     edge_cases: bool = False,
+    margin_share: float = 0.0,
 ) -> tuple[Path, Path]:
     """Write a synthetic ``out_dir/ledger.csv`` and a covering ``out_dir/reserves.json``.
+
+    With ``margin_share > 0`` the ledger has margin columns and ``out_dir/margin.json``
+    (:data:`MARGIN_FILE_NAME`) is written too; with ``0`` a ``margin.json`` left in
+    ``out_dir`` by an earlier run is removed, so the directory holds one consistent round.
 
     Deterministic: the same arguments give byte-identical files. Each file is written
     atomically (a temporary file in ``out_dir``, then a rename); ``out_dir`` is
@@ -196,29 +358,44 @@ def generate_ledger(
         exchange: the exchange name for the reserves file.
         round_label: the round label; defaults to ``"2026-11-24T00:00:00Z#<seed>"``.
         edge_cases: also write a few maximal balances (``2^64 - 1`` base units), for tests.
+        margin_share: the share ``F`` in ``[0, 1]`` of customers made margin accounts (module
+            docstring); needs at least 2 assets when positive.
 
     Returns:
         ``(ledger_path, reserves_path)``.
 
     Raises:
-        InputError: for an invalid argument (customer count, seed, symbols, labels).
+        InputError: for an invalid argument (customer count, seed, symbols, labels, margin share).
     """
     label = f"2026-11-24T00:00:00Z#{seed}" if round_label is None else round_label
     symbols = list(assets)
-    _check_arguments(customers, symbols, seed, exchange, label)
+    _check_arguments(customers, symbols, seed, exchange, label, margin_share)
     rng = Generator(PCG64(seed))
 
     ids = _customer_ids(customers, rng)
     holds = _holdings(customers, len(symbols), rng)
     customer_of_row, asset_of_row = np.nonzero(holds)
     amounts = _amounts(symbols, asset_of_row, rng, edge_cases)
-    ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()
-    order = rng.permutation(len(amounts))
-
     decimals = [_DECIMALS.get(s, _DEFAULT_DECIMALS) for s in symbols]
+    c_rows, a_rows, v_rows = customer_of_row.tolist(), asset_of_row.tolist(), amounts.tolist()
+    margin: Any = None
+    if margin_share > 0:
+        margin_rng = Generator(PCG64([seed, _MARGIN_STREAM]))
+        prices, schedules = _margin_round(symbols, margin_rng)
+        d_rows, k_rows = _margin_accounts(
+            customers, margin_share, symbols, decimals, (c_rows, a_rows, v_rows), prices, schedules, margin_rng
+        )
+        margin = _margin_document(symbols, prices, schedules)
+    ratios_ppm = rng.integers(1_020_000, 1_300_001, size=len(symbols)).tolist()
+    order = rng.permutation(len(v_rows))
+
     liabilities = [0] * len(symbols)
-    for a, amount in zip(asset_of_row.tolist(), amounts.tolist(), strict=True):
+    for a, amount in zip(a_rows, v_rows, strict=True):
         liabilities[a] += amount
+    if margin is not None:
+        for a, owed in zip(a_rows, d_rows, strict=True):
+            liabilities[a] -= owed
+        liabilities = [max(1, net) for net in liabilities]  # the reserves cover the net liabilities
 
     out_dir = Path(out_dir)
     try:
@@ -227,15 +404,29 @@ def generate_ledger(
         raise InputError(f"--out {out_dir}: cannot create the directory ({exc.strerror})", section="--out") from exc
     ledger_path = out_dir / "ledger.csv"
     reserves_path = out_dir / "reserves.json"
-
-    c_rows, a_rows, v_rows = customer_of_row.tolist(), asset_of_row.tolist(), amounts.tolist()
+    margin_path = out_dir / MARGIN_FILE_NAME
 
     def write_ledger(f: TextIO) -> None:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(LEDGER_HEADER)
+        if margin is None:
+            writer.writerow(LEDGER_HEADER)
+            for row in order.tolist():
+                a = a_rows[row]
+                writer.writerow((ids[c_rows[row]], symbols[a], format_amount(v_rows[row], decimals[a])))
+            return
+        writer.writerow((*LEDGER_HEADER, DEBT_COLUMN, COLLATERAL_PREFIX + _COLLATERAL_TYPE))
         for row in order.tolist():
             a = a_rows[row]
-            writer.writerow((ids[c_rows[row]], symbols[a], format_amount(v_rows[row], decimals[a])))
+            owed, pledged = d_rows[row], k_rows[row]
+            writer.writerow(
+                (
+                    ids[c_rows[row]],
+                    symbols[a],
+                    format_amount(v_rows[row], decimals[a]),
+                    format_amount(owed, decimals[a]) if owed else "",
+                    format_amount(pledged, decimals[a]) if pledged else "",
+                )
+            )
 
     entries = []
     for a, symbol in enumerate(symbols):
@@ -250,4 +441,15 @@ def generate_ledger(
 
     _write_atomic(ledger_path, write_ledger)
     _write_atomic(reserves_path, write_reserves)
+    if margin is None:
+        try:
+            margin_path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise InputError(f"{margin_path}: cannot remove ({exc.strerror})", section="--out") from exc
+    else:
+
+        def write_margin(f: TextIO) -> None:
+            f.write(json.dumps(margin, indent=2) + "\n")
+
+        _write_atomic(margin_path, write_margin)
     return ledger_path, reserves_path

@@ -20,10 +20,26 @@ Layout (all integers little-endian; ``frame(s) = LE32(len(s)) || s``)::
                        || LE128(v_left) || LE256(r_left) || LE128(v_right) || LE256(r_right)
     leaves = m times: 0x00 || frame(customer_id) || LE64(amount)     (a customer's leaf)
                    or 0x01 || LE64(j) || LE64(0)                      (padding leaf j, amount 0)
+                   or 0x02 || frame(customer_id) || LE64(amount) || record_id (32)
+                   or 0x03 || LE64(j) || LE64(0) || record_id (32)    (format 4: a margin slot's leaf, whose
+                                                                       id is margin_leaf_id(record_id, S))
 
     COMMIT result = m times (leaf_id (32) || V (48))  ||  C_k (48)  ||  MTH_k (32)
     CHUNK  result = the chunk's range proof (``353 + 96*lg(64*m)`` bytes)
     NODE   result = the node's range proof (1121 bytes)
+
+Format version 4 (margin accounts; ``S`` empty, ``leaf_count`` = M, ``m`` = 1 in the prefix of the
+two MARGIN kinds)::
+
+    CHUNK4 (6), NODE4 (7): CHUNK's and NODE's bodies || margin_digest (32)   (the v4 contexts, §14.5)
+    MARGIN_COMMIT (4), body = LE32(j) || frame(params) || account
+    MARGIN_PROVE  (5), body = LE32(j) || margin_root (32) || frame(params) || account
+    params  = the margin digest's preimage (FORMAT §14.2), from which the worker rebuilds the parameters
+    account = (0x00 || frame(customer_id)  or  0x01 || LE32(dummy account number))
+              || S times: LE16(asset) || LE32(leaf) || (0x00 (the customer's own leaf) or 0x01 || LE64(j)
+                          (padding leaf j)) || LE64(equity) || LE64(debt) || K times LE64(collateral)
+
+    MARGIN_COMMIT result = record j of margin.records.bin;  MARGIN_PROVE result = its proofs (§14.4)
 
 A NODE task carries the openings of the node's two children (sums of amounts and of
 blindings, which the coordinator holds); it goes only to a worker that holds the master
@@ -48,11 +64,13 @@ from circuits.generators import BulletproofGens, PedersenGens
 from circuits.group import Point
 from circuits.group import _pool as _group_pool
 from circuits.limits import NODE_BITS, RANGE_BITS
+from circuits.margin import AssetMargin, MarginParams, Tier, margin_leaf_id
 from circuits.merkle import leaf_hash
 from circuits.relations import Opening
 from circuits.statements import ChunkStatement, NodeStatement
 from circuits.sumtree import chunk_hash
 from prover.keys import RunSecrets, hkdf_expand, hkdf_extract
+from prover.margin import AccountRef, SlotRef, account_secrets, commit_account, prove_account
 from prover.range_proof import _pool as _prover_pool
 from prover.range_proof import prove_range
 
@@ -74,6 +92,12 @@ _MAGIC: Final[bytes] = b"ZKSTASK1"
 COMMIT: Final[int] = 1
 CHUNK: Final[int] = 2
 NODE: Final[int] = 3
+MARGIN_COMMIT: Final[int] = 4
+MARGIN_PROVE: Final[int] = 5
+CHUNK4: Final[int] = 6
+NODE4: Final[int] = 7
+_MARGIN_PARAMS_TAG: Final[bytes] = b"zk-solvency margin params v4"
+_MAX_PARAMS: Final[int] = 1 << 20
 _KEY_ID_SALT: Final[bytes] = b"zk-solvency key id v1"
 _KEY_ID_SIZE: Final[int] = 16
 _POINT: Final[int] = 48
@@ -156,17 +180,24 @@ class TaskParams:
 
 @dataclass(frozen=True)
 class LeafRef:
-    """One leaf of a chunk: a customer's (``customer_id``, ``amount``) or padding leaf ``dummy``."""
+    """One leaf of a chunk: a customer's (``customer_id``, ``amount``) or padding leaf ``dummy``.
+
+    ``record_id`` (format 4) is set for a margin slot's leaf: its id is ``margin_leaf_id(record_id, S)``.
+    """
 
     customer_id: str | None
     dummy: int
     amount: int
+    record_id: bytes | None = None
 
     def encode(self) -> bytes:
         """Return the leaf's task encoding."""
+        margin = self.record_id is not None
         if self.customer_id is None:
-            return b"\x01" + struct.pack("<QQ", self.dummy, 0)
-        return b"\x00" + frame(self.customer_id.encode()) + struct.pack("<Q", self.amount)
+            head = (b"\x03" if margin else b"\x01") + struct.pack("<QQ", self.dummy, 0)
+        else:
+            head = (b"\x02" if margin else b"\x00") + frame(self.customer_id.encode()) + struct.pack("<Q", self.amount)
+        return head if self.record_id is None else head + self.record_id
 
 
 def commit_task(params: TaskParams, k: int, leaves: list[LeafRef]) -> bytes:
@@ -174,22 +205,83 @@ def commit_task(params: TaskParams, k: int, leaves: list[LeafRef]) -> bytes:
     return params.encode(COMMIT) + struct.pack("<Q", k) + b"".join(leaf.encode() for leaf in leaves)
 
 
-def chunk_task(params: TaskParams, k: int, merkle_root: bytes, leaves: list[LeafRef]) -> bytes:
-    """Return the CHUNK task (prove chunk ``k`` in ``[0, 2^64)``) under the tree's root."""
-    return params.encode(CHUNK) + struct.pack("<Q", k) + merkle_root + b"".join(leaf.encode() for leaf in leaves)
+def chunk_task(
+    params: TaskParams, k: int, merkle_root: bytes, leaves: list[LeafRef], margin_digest: bytes | None = None
+) -> bytes:
+    """Return the CHUNK task (prove chunk ``k`` in ``[0, 2^64)``) under the tree's root.
+
+    With ``margin_digest`` (format 4) the task is CHUNK4: the proof's context ends with the digest.
+    """
+    kind = CHUNK if margin_digest is None else CHUNK4
+    body = struct.pack("<Q", k) + merkle_root + b"".join(leaf.encode() for leaf in leaves)
+    return params.encode(kind) + body + (margin_digest or b"")
 
 
-def node_task(params: TaskParams, split: int, merkle_root: bytes, left: Opening, right: Opening) -> bytes:
-    """Return the NODE task: prove both children of sum node ``split`` in ``[0, 2^128)``."""
+def node_task(
+    params: TaskParams, split: int, merkle_root: bytes, left: Opening, right: Opening,
+    margin_digest: bytes | None = None,
+) -> bytes:
+    """Return the NODE task: prove both children of sum node ``split`` in ``[0, 2^128)`` (NODE4 with a digest)."""
     return (
-        params.encode(NODE)
+        params.encode(NODE if margin_digest is None else NODE4)
         + struct.pack("<Q", split)
         + merkle_root
         + left.v.to_bytes(16, "little")
         + left.v_blinding.to_bytes(32, "little")
         + right.v.to_bytes(16, "little")
         + right.v_blinding.to_bytes(32, "little")
+        + (margin_digest or b"")
     )
+
+
+def margin_params_bytes(params: MarginParams) -> bytes:
+    """Return the margin digest's preimage (FORMAT §14.2): what a MARGIN task carries of the parameters.
+
+    Raises:
+        ParameterError: its SHA-256 is not ``params.digest()`` (this encoder and the spec's disagree).
+    """
+    out = [
+        _MARGIN_PARAMS_TAG,
+        struct.pack("<BHHHI", params.value_decimals, params.slots, len(params.collateral_types), params.tiers,
+                    params.accounts),
+        *(frame(t.encode()) for t in params.collateral_types),
+    ]
+    for asset in params.assets:
+        out.append(frame(asset.symbol.encode()) + struct.pack("<BQ", asset.decimals, asset.price))
+        for schedule in asset.haircuts:
+            out.append(struct.pack("<B", len(schedule)))
+            out.extend(struct.pack("<QB", tier.up_to or 0, tier.ratio) for tier in schedule)
+    data = b"".join(out)
+    if hashlib.sha256(data).digest() != params.digest():
+        raise ParameterError("self-check failed: the margin parameters' encoding differs from their digest")
+    return data
+
+
+def margin_commit_task(params: TaskParams, index: int, margin: bytes, account: AccountRef) -> bytes:
+    """Return the MARGIN_COMMIT task of record ``index`` (``margin``: :func:`margin_params_bytes`)."""
+    return params.encode(MARGIN_COMMIT) + struct.pack("<I", index) + frame(margin) + _encode_account(account)
+
+
+def margin_prove_task(params: TaskParams, index: int, margin_root: bytes, margin: bytes, account: AccountRef) -> bytes:
+    """Return the MARGIN_PROVE task: record ``index``'s parts under the records tree's root."""
+    return (
+        params.encode(MARGIN_PROVE) + struct.pack("<I", index) + margin_root + frame(margin)
+        + _encode_account(account)
+    )
+
+
+def _encode_account(account: AccountRef) -> bytes:
+    if account.customer_id is None:
+        out = [b"\x01" + struct.pack("<I", account.dummy)]
+    else:
+        out = [b"\x00" + frame(account.customer_id.encode())]
+    for s in account.slots:
+        if s.leaf < 0:
+            raise ParameterError("a margin slot's leaf index is not set")
+        source = b"\x00" if s.dummy_leaf is None else b"\x01" + struct.pack("<Q", s.dummy_leaf)
+        out.append(struct.pack("<HI", s.asset, s.leaf) + source + struct.pack("<QQ", s.equity, s.debt))
+        out.append(b"".join(struct.pack("<Q", c) for c in s.collateral))
+    return b"".join(out)
 
 
 def parse_commit_result(result: bytes, m: int) -> tuple[bytes, bytes, bytes]:
@@ -225,6 +317,15 @@ class _Reader:
     def u64(self) -> int:
         return int(struct.unpack("<Q", self.take(8))[0])
 
+    def uint(self, fmt: str) -> int:
+        return int(struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0])
+
+    def blob(self, limit: int) -> bytes:
+        (n,) = struct.unpack("<I", self.take(4))
+        if n > limit:
+            raise FormatError("a task's field is too long", section="task")
+        return self.take(n)
+
     def text(self) -> str:
         (n,) = struct.unpack("<I", self.take(4))
         if n > 1 << 16:
@@ -248,21 +349,22 @@ def _leaves(r: _Reader, m: int) -> list[LeafRef]:
     out = []
     for _ in range(m):
         tag = r.take(1)
-        if tag == b"\x00":
+        if tag in (b"\x00", b"\x02"):
             customer_id = r.text()
-            out.append(LeafRef(customer_id, 0, r.u64()))
-        elif tag == b"\x01":
+            amount = r.u64()
+            out.append(LeafRef(customer_id, 0, amount, r.take(32) if tag == b"\x02" else None))
+        elif tag in (b"\x01", b"\x03"):
             j = r.u64()
             if r.u64() != 0:
                 raise FormatError("a padding leaf has amount 0", section="task")
-            out.append(LeafRef(None, j, 0))
+            out.append(LeafRef(None, j, 0, r.take(32) if tag == b"\x03" else None))
         else:
             raise FormatError("unknown leaf tag", section="task")
     return out
 
 
 def _openings(secrets: RunSecrets, symbol: str, round_label: str, leaves: list[LeafRef]) -> list[tuple[bytes, Opening]]:
-    """Derive each leaf's ``(leaf_id, opening)`` from the master secret (§9)."""
+    """Derive each leaf's ``(leaf_id, opening)`` from the master secret (§9; a margin slot's id: §14.4)."""
     out = []
     for leaf in leaves:
         if leaf.customer_id is None:
@@ -270,8 +372,70 @@ def _openings(secrets: RunSecrets, symbol: str, round_label: str, leaves: list[L
         else:
             v_blinding, salt = secrets.leaf(symbol, leaf.customer_id)
             lid = leaf_id(round_label, symbol, leaf.customer_id, salt)
+        if leaf.record_id is not None:
+            lid = margin_leaf_id(leaf.record_id, symbol)
         out.append((lid, Opening(leaf.amount, v_blinding)))
     return out
+
+
+@lru_cache(maxsize=4)
+def _margin_params(data: bytes) -> MarginParams:
+    """Rebuild the margin parameters from their digest's preimage (a MARGIN task's ``params``)."""
+    r = _Reader(data)
+    if r.take(len(_MARGIN_PARAMS_TAG)) != _MARGIN_PARAMS_TAG:
+        raise FormatError("not margin parameters", section="task")
+    q, slots, kinds, tiers, accounts = struct.unpack("<BHHHI", r.take(11))
+    types = tuple(r.text() for _ in range(kinds))
+    assets = []
+    while r.at < len(r.data):
+        symbol = r.text()
+        decimals, price = struct.unpack("<BQ", r.take(9))
+        haircuts = []
+        for _ in range(kinds):
+            count = r.take(1)[0]
+            schedule = []
+            for t in range(count):
+                bound, ratio = struct.unpack("<QB", r.take(9))
+                schedule.append(Tier(up_to=bound if t + 1 < count else None, ratio=ratio))
+            haircuts.append(tuple(schedule))
+        assets.append(AssetMargin(symbol=symbol, decimals=decimals, price=price, haircuts=tuple(haircuts)))
+    params = MarginParams(
+        value_decimals=q, collateral_types=types, slots=slots, accounts=accounts, assets=tuple(assets)
+    )
+    if params.tiers != tiers or margin_params_bytes(params) != data:
+        raise FormatError("the margin parameters do not re-encode to themselves", section="task")
+    return params
+
+
+def _account(r: _Reader, params: MarginParams) -> AccountRef:
+    tag = r.take(1)
+    customer_id: str | None
+    if tag == b"\x00":
+        customer_id, dummy = r.text(), 0
+    elif tag == b"\x01":
+        customer_id, dummy = None, r.uint("<I")
+    else:
+        raise FormatError("unknown margin account tag", section="task")
+    slots = []
+    kinds = len(params.collateral_types)
+    for _ in range(params.slots):
+        asset, leaf = r.uint("<H"), r.uint("<I")
+        if asset >= len(params.assets):
+            raise FormatError("a margin slot's asset is out of range", section="task")
+        source = r.take(1)
+        if source == b"\x00" and customer_id is not None:
+            dummy_leaf = None
+        elif source == b"\x01":
+            dummy_leaf = r.u64()
+        else:
+            raise FormatError("unknown margin slot tag", section="task")
+        equity, debt = r.u64(), r.u64()
+        collateral = tuple(r.u64() for _ in range(kinds))
+        if dummy_leaf is not None and (equity or debt or any(collateral)):
+            raise FormatError("a dummy margin slot has amounts 0", section="task")
+        slots.append(SlotRef(asset, dummy_leaf, equity, debt, collateral, leaf=leaf))
+    r.end()
+    return AccountRef(customer_id, dummy, tuple(slots))
 
 
 def run_task(task: bytes) -> bytes:
@@ -301,6 +465,20 @@ def run_task(task: bytes) -> bytes:
     secrets = _run_secrets(exchange, round_label, nonce)
     be = get_backend(_backend[0])
     pc = PedersenGens.default(be)
+    if kind in (MARGIN_COMMIT, MARGIN_PROVE):
+        index = r.uint("<I")
+        margin_root = r.take(32) if kind == MARGIN_PROVE else b""
+        params = _margin_params(r.blob(_MAX_PARAMS))
+        if params.accounts != leaf_count or index >= leaf_count:
+            raise FormatError("a margin task's record number is out of range", section="task")
+        account = _account(r, params)
+        acc = account_secrets(params, secrets, round_label, account)
+        if kind == MARGIN_COMMIT:
+            return commit_account(params, acc, be).to_bytes()
+        return prove_account(
+            params, acc, secrets, exchange=exchange, round_label=round_label, index=index, margin_root=margin_root,
+            backend=be,
+        )
     if kind == COMMIT:
         k = r.u64()
         leaves = _leaves(r, m)
@@ -315,30 +493,32 @@ def run_task(task: bytes) -> bytes:
             records.append(lid + encoded)
             hashes.append(leaf_hash(lid, k * m + i, encoded))
         return b"".join(records) + total.to_bytes() + chunk_hash(hashes)
-    if kind == CHUNK:
+    if kind in (CHUNK, CHUNK4):
         k = r.u64()
         root = r.take(32)
         leaves = _leaves(r, m)
+        digest = r.take(32) if kind == CHUNK4 else None
         r.end()
         openings = [o for _, o in _openings(secrets, symbol, round_label, leaves)]
         chunk = ChunkStatement(
             exchange=exchange, round=round_label, symbol=symbol, leaf_count=leaf_count, chunk_size=m, chunk=k,
-            merkle_root=root,
+            merkle_root=root, margin_digest=digest,
         )
         entropy = secrets.proof_entropy(symbol, "chunk", k)
         _, proof = prove_range(
             openings, RANGE_BITS, context=chunk.context(), backend=be, rng=lambda _n: entropy, threads=1
         )
         return proof.to_bytes()
-    if kind == NODE:
+    if kind in (NODE, NODE4):
         split = r.u64()
         root = r.take(32)
         left = Opening(int.from_bytes(r.take(16), "little"), int.from_bytes(r.take(32), "little"))
         right = Opening(int.from_bytes(r.take(16), "little"), int.from_bytes(r.take(32), "little"))
+        digest = r.take(32) if kind == NODE4 else None
         r.end()
         node = NodeStatement(
             exchange=exchange, round=round_label, symbol=symbol, leaf_count=leaf_count, chunk_size=m, split=split,
-            merkle_root=root,
+            merkle_root=root, margin_digest=digest,
         )
         entropy = secrets.proof_entropy(symbol, "node", split)
         _, proof = prove_range(

@@ -190,7 +190,7 @@ EXPECTED_NAMES = {
     "tag_margin_params", "max_margin_slots", "max_collateral_types", "max_tiers", "max_value_decimals",
     "max_margin_asset_decimals", "max_tier_boundary_exclusive", "max_margin_accounts",
     "bundle_format_version_margin", "margin_records_name", "margin_proofs_name",
-    "magic_margin_records", "magic_margin_proofs", "tag_margin_record_hash", "tag_margin_id",
+    "magic_margin_records", "magic_margin_proofs", "tag_margin_record_hash", "tag_margin_id", "tag_margin_leaf_id",
     "tag_margin_context", "tag_solvency_context_v4", "package_format_version_margin",
 }  # fmt: skip
 
@@ -425,6 +425,9 @@ def test_margin_constants_and_hashes_by_behaviour() -> None:
     salt = b"\x55" * 32
     assert margin.margin_record_id("R1", "alice", salt) == hashlib.sha256(
         _bytes("tag_margin_id") + _frame(b"R1") + _frame(b"alice") + salt
+    ).digest()
+    assert margin.margin_leaf_id(b"\x33" * 32, "BTC") == hashlib.sha256(
+        _bytes("tag_margin_leaf_id") + b"\x33" * 32 + _frame(b"BTC")
     ).digest()
     params = margin.MarginParams(
         value_decimals=2, collateral_types=("loan",), slots=1, accounts=2,

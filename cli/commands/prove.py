@@ -49,8 +49,28 @@ def prove(
     pad_to: Annotated[int | None, typer.Option("--pad-to", help="Pad every asset to this many leaves.")] = None,
     min_ratio: Annotated[str, typer.Option("--min-ratio", help="Prove reserves >= RATIO x liabilities.")] = "1",
     disclose_liabilities: Annotated[
-        bool, typer.Option("--disclose-liabilities", help="Publish total liabilities and their opening.")
+        bool,
+        typer.Option(
+            "--disclose-liabilities",
+            help="Publish total liabilities and their opening (with --margin also the total debt).",
+        ),
     ] = False,
+    margin: Annotated[
+        Path | None,
+        typer.Option(
+            "--margin",
+            help="Margin parameters JSON (prices, haircut schedules; docs/FORMAT.md §14.1): prove the ledger's "
+            "debt and collateral columns (format 4).",
+        ),
+    ] = None,
+    disclose_collateral: Annotated[
+        bool,
+        typer.Option("--disclose-collateral", help="With --margin: publish each asset's pledged collateral total."),
+    ] = False,
+    margin_pad_to: Annotated[
+        int | None,
+        typer.Option("--margin-pad-to", help="With --margin: the margin record count (a power of two)."),
+    ] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", min=1, help="Worker processes [default: all cores].")] = None,
     verify_after: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Verify the bundle after writing it (self-check).")
@@ -96,6 +116,7 @@ def prove(
     from prover import ProveOptions, write_bundle
     from prover.keys import load_secret
     from prover.ledger import load_ledger
+    from prover.margin_inputs import load_margin_file, margin_accounts, require_spot_ledger
     from prover.reserves import load_reserves
     from prover.wallets import load_wallets
 
@@ -118,6 +139,10 @@ def prove(
         raise typer.BadParameter("expected tcp://HOST:PORT (or tls://HOST:PORT)", param_hint="--scheduler")
     if include_attested and wallets is None:
         raise typer.BadParameter("--include-attested needs --wallets", param_hint="--include-attested")
+    if margin is None and (disclose_collateral or margin_pad_to is not None):
+        raise typer.BadParameter(
+            "needs --margin", param_hint="--disclose-collateral" if disclose_collateral else "--margin-pad-to"
+        )
     ratio = parse_ratio(min_ratio)
     if run_nonce is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", run_nonce):
         raise typer.BadParameter("expected 64 hex digits (run_nonce of the run's run.json)", param_hint="--run-nonce")
@@ -126,6 +151,7 @@ def prove(
         backend_name=backend_name(backend), run_nonce=None if run_nonce is None else bytes.fromhex(run_nonce),
         created=created, packages_format="dir" if packages_format == "dir" else "sqlite",
         workdir=resume if resume is not None else workdir, resume=resume is not None,
+        disclose_collateral=disclose_collateral, margin_pad_to=margin_pad_to,
     )
     master = load_secret(secret)
     proven = None
@@ -142,22 +168,28 @@ def prove(
     else:
         assert reserves is not None
         spec = load_reserves(reserves)
+    margin_file = None if margin is None else load_margin_file(margin, spec.assets)
     executor = None
     if scheduler is not None or local_workers is not None:
         from prover.dask_executor import DaskExecutor
 
         executor = DaskExecutor(
             master, scheduler=scheduler, local_workers=local_workers, backend_name=options.backend_name,
-            max_nm=max(64 * chunk, 256),
+            max_nm=max(64 * chunk, 256, 64 * 256 if margin is not None else 0),
         )
     work = options.workdir or out_dir.with_name(out_dir.name + ".work")
     try:
         with progress_bars(not quiet) as progress:
             rows = load_ledger(ledger, spec, progress=lambda n: progress("read", n, n))
+            accounts = None
+            if margin_file is None:
+                require_spot_ledger(rows)
+            else:
+                accounts = margin_accounts(rows, margin_file)
             try:
                 result = write_bundle(
                     rows, spec, master, out_dir, packages, options, progress=progress, wallets=proven,
-                    executor=executor,
+                    executor=executor, margin=accounts,
                 )
             except BaseException:
                 if os.path.isdir(work) and not out_dir.exists():
@@ -166,10 +198,13 @@ def prove(
     finally:
         if executor is not None:
             executor.close()
+    margin_note = ""
+    if result.margin_records:
+        margin_note = f", {result.margin_accounts:,} margin accounts in {result.margin_records:,} records"
     out.print(
-        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets, format 3, digest "
-        f"{result.manifest.digest.hex()}) and {result.packages:,} customer packages to "
-        f"{shown(packages)} in {result.seconds:.1f} s"
+        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets{margin_note}, format "
+        f"{result.manifest.version}, digest {result.manifest.digest.hex()}) and {result.packages:,} customer "
+        f"packages to {shown(packages)} in {result.seconds:.1f} s"
     )
     if result.tasks_reused:
         out.print(f"resumed: {result.tasks_reused:,} tasks reused from {shown(work)}")
