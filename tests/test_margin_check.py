@@ -140,7 +140,7 @@ def test_the_verdict_states_what_was_proven_for_the_account(honest: Made, tmp_pa
     assert f"record {j} of the bundle's 4 margin records" in text["margin_committed"]
     assert honest.manifest["margin"]["root"] in text["margin_committed"]
     assert "debt 1000.000000 USDT" in text["margin_openings"]
-    assert "0.10000000 BTC as loan collateral" in text["margin_openings"]
+    assert "0.10000000 BTC pledged as loan collateral" in text["margin_openings"]
     assert "(9215 in the quote currency" in text["margin_condition"]
     assert "covers the value of your debt (1000, exact)" in text["margin_condition"]
     assert "`solvency verify`" in text["margin_debt_totals"]

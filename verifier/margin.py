@@ -35,14 +35,12 @@ malformed; leaf records are read by offset from the leaves files that step 3' st
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from circuits.backends import GroupBackend
 from circuits.datafiles import LEAF_RECORD_SIZE, MAGIC_LEAVES, range_record_size
-from circuits.encoding import frame
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
@@ -54,6 +52,7 @@ from circuits.margin import (
     MarginPartStatement,
     MarginRecord,
     margin_leaf_hash,
+    margin_leaf_id,
     value_labels,
     value_list,
 )
@@ -64,11 +63,6 @@ from verifier.reading import RecordFile, RecordReader, decode_leaf, margin_secti
 from verifier.report import MarginReport
 
 __all__: list[str] = []
-
-def margin_leaf_id(record_id: bytes, symbol: str) -> bytes:
-    """TEMPORARY until circuits.margin has it: ``SHA256("zk-solvency margin leaf id v4" || record_id || frame(S))``."""
-    return hashlib.sha256(b"zk-solvency margin leaf id v4" + record_id + frame(symbol.encode())).digest()
-
 
 #: Keys of the proofs batch: ``account << PART_BITS | part`` (an account has at most 9 parts).
 PART_BITS = 5
