@@ -529,3 +529,12 @@ def test_the_package_never_leaks_into_the_report(honest: Made, tmp_path: Path) -
                    margin["slots"][0]["collateral"][0]["value_blinding"]):
         assert secret not in text
     assert hashlib.sha256(text.encode()).hexdigest()  # the report is JSON-serialisable
+
+
+def test_a_format_2_package_against_a_v4_bundle_fails(honest: Made, tmp_path: Path) -> None:
+    def downgrade(p: dict[str, Any]) -> None:
+        p["format_version"] = 2
+        p.pop("margin")
+
+    rejected(package_file(honest, "alice", tmp_path, downgrade), honest.path, VerificationError,
+             "package.format_version")
