@@ -518,6 +518,12 @@ MANIFEST_CASES: list[tuple[str, Mutation, type[ProofError], str]] = [
     ("slots", _then_redigest(_set("margin.slots", 1)), FormatError, "manifest.margin.files.records.size"),
     ("records name", _set("margin.files.records.name", "margin.record.bin"), FormatError,
      "manifest.margin.files.records.name"),
+    ("proofs name", _set("margin.files.proofs.name", "margin.proof.bin"), FormatError,
+     "manifest.margin.files.proofs.name"),
+    ("a type without schedules", _set("margin.collateral_types", ["loan", "margin"]), FormatError,
+     "manifest.margin.assets[0].haircuts.margin"),
+    ("types out of order", _set("margin.collateral_types", ["margin", "loan"]), FormatError,
+     "manifest.margin.collateral_types"),
     ("extra key", _set("margin.extra", 1), FormatError, "manifest.margin"),
     ("missing root", _drop("root"), FormatError, "manifest.margin.root"),
     # The records' root: the tree rebuilt from the records is another (false, not malformed).
@@ -546,6 +552,20 @@ def test_manifest_margin_tampering(
 ) -> None:
     rewrite_manifest(bundle, mutate)
     rejected(bundle, cls, section)
+
+
+@pytest.mark.parametrize(("role", "name"), [("records", RECORDS), ("proofs", PROOFS)])
+def test_a_margin_file_digest_that_does_not_match_is_malformed(bundle: Path, role: str, name: str) -> None:
+    """The listed SHA-256 changed and the bundle digest recomputed (the manifest is valid): step 2 names the file."""
+    from margin_fixture import digest_of
+
+    from circuits.jsonio import canonical_json
+
+    manifest = load_manifest(bundle)
+    manifest["margin"]["files"][role]["sha256"] = "00" * 32
+    manifest["bundle_digest"] = digest_of(manifest)
+    (bundle / "manifest.json").write_bytes(canonical_json(manifest) + b"\n")
+    rejected(bundle, FormatError, name)
 
 
 def test_a_v4_manifest_without_its_margin_object_is_malformed(bundle: Path) -> None:
