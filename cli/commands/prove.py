@@ -202,9 +202,9 @@ def prove(
     if result.margin_records:
         margin_note = f", {result.margin_accounts:,} margin accounts in {result.margin_records:,} records"
     out.print(
-        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets{margin_note}, format "
-        f"{result.manifest.version}, digest {result.manifest.digest.hex()}) and {result.packages:,} customer "
-        f"packages to {shown(packages)} in {result.seconds:.1f} s"
+        f"wrote bundle {shown(out_dir)} ({len(result.manifest.assets)} assets{shown(margin_note)}, format "
+        f"{shown(result.manifest.version)}, digest {result.manifest.digest.hex()}) and {result.packages:,} "
+        f"customer packages to {shown(packages)} in {result.seconds:.1f} s"
     )
     if result.tasks_reused:
         out.print(f"resumed: {result.tasks_reused:,} tasks reused from {shown(work)}")
