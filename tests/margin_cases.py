@@ -32,7 +32,7 @@ from cli.exit_codes import EXIT_FORMAT, EXIT_OK, EXIT_VERIFICATION
 from cli.main import app
 from verifier.bundle import verify_bundle
 from verifier.package import check_package
-from verifier.range_proof import verify_range
+from verifier import verify_range
 
 __all__ = [
     "BACKENDS",
