@@ -30,9 +30,9 @@ from circuits.proofs import RangeProof
 from circuits.relations import RangeStatement
 from cli.exit_codes import EXIT_FORMAT, EXIT_OK, EXIT_VERIFICATION
 from cli.main import app
+from verifier import verify_range
 from verifier.bundle import verify_bundle
 from verifier.package import check_package
-from verifier import verify_range
 
 __all__ = [
     "BACKENDS",
