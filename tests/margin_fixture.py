@@ -494,6 +494,8 @@ def resign(bundle: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     if "margin" in manifest:
         entries += list(manifest["margin"]["files"].values())
     for entry in entries:
+        if not (bundle / entry["name"]).is_file():
+            continue  # a renamed or removed file keeps its entry (the test checks how that fails)
         data = (bundle / entry["name"]).read_bytes()
         entry["size"] = len(data)
         entry["sha256"] = hashlib.sha256(data).hexdigest()

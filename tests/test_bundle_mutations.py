@@ -395,7 +395,7 @@ DISCLOSED = f"manifest.{B}.disclosed_liabilities"
 FIELD_CASES: list[FieldCase] = [
     # --- top level: constants (a different value is another format: malformed either way)
     FieldCase("format", "flip", put("format", last_char), **_same("format")),
-    FieldCase("format_version", "flip", put("format_version", 4), **_same("format_version")),
+    FieldCase("format_version", "flip", put("format_version", 5), **_same("format_version")),  # 4 is margin (§14)
     FieldCase("format_version", "invalid", put("format_version", "1"), **_same("format_version")),
     FieldCase("protocol", "flip", put("protocol", last_char), **_same("protocol")),
     FieldCase("generators", "flip", put("generators", nibble(0)), **_same("generators")),

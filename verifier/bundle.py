@@ -18,6 +18,12 @@ section it concerns:
 5. ``V_s = (den*R)*B - num*C_L`` and the solvency proof (§3.3); a disclosed
    opening of ``C_L`` is checked last.
 
+Format version 4 (margin accounts, §14.5): every context binds the margin digest; the
+two margin files are checked in step 2; after steps 3' to 4' of every asset comes the
+margin step (:func:`verifier.margin.verify_margin`: records, their tree, the named
+leaves, the debt totals ``C_D``, every account's proofs), then step 5 of every asset
+for ``V_s = (den*R)*B - num*(C_L - C_D)`` and the disclosed debt and collateral.
+
 Errors: :class:`~circuits.errors.FormatError` for malformed input (manifest,
 file set, sizes, digests, headers, encodings, leaf order) and
 :class:`~circuits.errors.VerificationError` for well-formed but false content

@@ -35,13 +35,12 @@ malformed; leaf records are read by offset from the leaves files that step 3' st
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from circuits.backends import GroupBackend
 from circuits.datafiles import LEAF_RECORD_SIZE, MAGIC_LEAVES, range_record_size
-from circuits.encoding import frame
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
@@ -53,6 +52,7 @@ from circuits.margin import (
     MarginPartStatement,
     MarginRecord,
     margin_leaf_hash,
+    margin_leaf_id,
     value_labels,
     value_list,
 )
@@ -63,11 +63,6 @@ from verifier.reading import RecordFile, RecordReader, decode_leaf, margin_secti
 from verifier.report import MarginReport
 
 __all__: list[str] = []
-
-def margin_leaf_id(record_id: bytes, symbol: str) -> bytes:
-    """TEMPORARY until circuits.margin has it: ``SHA256("zk-solvency margin leaf id v4" || record_id || frame(S))``."""
-    return hashlib.sha256(b"zk-solvency margin leaf id v4" + record_id + frame(symbol.encode())).digest()
-
 
 #: Keys of the proofs batch: ``account << PART_BITS | part`` (an account has at most 9 parts).
 PART_BITS = 5
@@ -99,7 +94,7 @@ def _proofs_error(cls: type[ProofError], j: int, message: str) -> ProofError:
     return cls(f"{where}: {message}", section=where, file=MARGIN_PROOFS_NAME, field=f"record {j}")
 
 
-def parse_account_proofs(data: bytes, params: MarginParams, j: int, backend: object) -> list[RangeProof]:
+def parse_account_proofs(data: bytes, params: MarginParams, j: int, backend: GroupBackend) -> list[RangeProof]:
     """Split proofs record ``j`` into its parts' range proofs, in part order (§14.4).
 
     Raises:
@@ -110,7 +105,7 @@ def parse_account_proofs(data: bytes, params: MarginParams, j: int, backend: obj
     for p, m in enumerate(params.parts):
         size = range_record_size(m)
         try:
-            proofs.append(RangeProof.from_bytes(data[offset : offset + size], backend))  # type: ignore[arg-type]
+            proofs.append(RangeProof.from_bytes(data[offset : offset + size], backend))
         except FormatError as exc:
             raise _proofs_error(FormatError, j, f"part {p} ({m} values): {exc}") from exc
         offset += size
@@ -229,7 +224,6 @@ def verify_margin(
                 _add_account(batch, params, manifest, margin.root, j, record, points, proof_record, pc_gens)
                 if batch.full():
                     batch.flush()
-            batch.flush()
             records.finish()
             proofs.finish()
     finally:
@@ -254,6 +248,7 @@ def verify_margin(
                 section=where, file=MANIFEST_NAME, field=f"assets[{a}].debt_commitment",
             )
     report.debt_ok = True
+    batch.flush()  # the last pending proofs: checked only once the records and debt totals hold (§14.5 order)
     if batch.failure is not None:
         raise batch.failure
     report.proofs_ok = True

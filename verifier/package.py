@@ -22,6 +22,12 @@ customer's leaf is verified (leaves outside it are only summed): the verdict say
 in plain words that the other chunks, and hence solvency, were NOT checked, and the
 status is ``"partial"``.
 
+A package of format 3 (a format-4 bundle) is checked as one of format 2, with the v4
+contexts and solvency statements, and its margin account, if any, as ``docs/FORMAT.md``
+§14.6 says (:mod:`verifier.package_margin`): its proofs join the entries' in one batch,
+and the verdict says what was proven for the account, and that the debt totals being the
+sums of every record rests on ``solvency verify``.
+
 Every sentence of the verdict is a :class:`~verifier.report.Claim` naming the
 checks that back it; a proven claim is refused unless they all ran and passed.
 

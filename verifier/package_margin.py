@@ -50,6 +50,7 @@ from circuits.margin import (
     MarginRecord,
     collateral_value,
     margin_leaf_hash,
+    margin_leaf_id,
     margin_record_id,
     scaled_haircut,
     value_list,
@@ -58,7 +59,7 @@ from circuits.merkle import verify_merkle_path
 from circuits.package import MarginEntry, Package
 from circuits.proofs import RangeProof
 from verifier.bundle import solvency_statement
-from verifier.margin import identity_value, margin_leaf_id, parse_account_proofs
+from verifier.margin import identity_value, parse_account_proofs
 from verifier.package_tree import Pending, ProofItem, leaves_absent
 from verifier.reading import RecordFile, decode_leaf, margin_section
 from verifier.report import MarginAccountReport, PackageReport, format_units
@@ -445,11 +446,11 @@ def margin_claims(
     parts = []
     for s in real:
         d = decimals[s.asset]
-        pledged = ", ".join(
-            f"{format_units(c.amount, d)} {s.asset} as {c.type} collateral" for c in s.collateral if c.amount
-        )
-        debt = f"debt {format_units(s.debt, d)} {s.asset}"
-        parts.append(debt + (f", {pledged}" if pledged else ""))
+        items = [f"debt {format_units(s.debt, d)} {s.asset}"] if s.debt else []
+        items += [
+            f"{format_units(c.amount, d)} {s.asset} pledged as {c.type} collateral" for c in s.collateral if c.amount
+        ]
+        parts.append(", ".join(items) if items else f"no {s.asset} debt and no {s.asset} pledged")
     summary = "; ".join(parts)
     alone_checks = ((None, "margin record id"), (None, "margin amounts"))
     if manifest is None or report.margin is None:

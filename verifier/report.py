@@ -20,8 +20,6 @@ __all__ = [
     "BundleReport",
     "CheckRef",
     "Claim",
-    "MarginAccountReport",
-    "MarginReport",
     "PackageReport",
     "format_units",
 ]
