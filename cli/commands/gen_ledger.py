@@ -62,6 +62,6 @@ def gen_ledger(
     wallets, keys = generate_wallets(load_reserves(reserves), seed, out_dir)
     margin = f", {shown(out_dir / MARGIN_FILE_NAME)} (prices and loan haircuts)" if margin_share > 0 else ""
     out.print(
-        f"wrote {shown(ledger)}, {shown(reserves)}{margin}, {shown(wallets)} (signed wallets on Bitcoin regtest "
+        f"wrote {shown(ledger)}, {shown(reserves)}{margin:s}, {shown(wallets)} (signed wallets on Bitcoin regtest "
         f"and the local chain eip155:31337) and {shown(keys)} (the synthetic wallet keys, mode 0600)"
     )
