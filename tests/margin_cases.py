@@ -75,7 +75,8 @@ def cli(backend_name: str, *args: object) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
-def _cli_failure(code: int, payload: dict[str, Any], exc_type: type[ProofError], section: str) -> None:
+def cli_failure(code: int, payload: dict[str, Any], exc_type: type[ProofError], section: str) -> None:
+    """The CLI's exit code and JSON verdict name exactly ``exc_type`` at ``section``."""
     assert code == payload["exit_code"] == EXIT[exc_type], payload
     assert payload["ok"] is False
     assert payload["failure_section"] == section, payload["failure"]
@@ -90,7 +91,7 @@ def rejected(bundle: Path, backend_name: str, exc_type: type[ProofError], sectio
     assert type(exc) is exc_type, f"{type(exc).__name__}: {exc}"
     assert exc.section == section, str(exc)
     if backend_name == "fast":
-        _cli_failure(*cli(backend_name, "verify", bundle, "--json", "--quiet"), exc_type, section)
+        cli_failure(*cli(backend_name, "verify", bundle, "--json", "--quiet"), exc_type, section)
     return exc
 
 
@@ -129,7 +130,7 @@ def check_rejected(
     assert exc.section == section, str(exc)
     if backend_name == "fast":
         args = ["check", package, "--bundle", bundle, "--json", "--customer-id", customer_id]
-        _cli_failure(*cli(backend_name, *args), exc_type, section)
+        cli_failure(*cli(backend_name, *args), exc_type, section)
     return exc
 
 

@@ -48,26 +48,21 @@ from adversary import (
     write_cheat_bundle,
 )
 from bundle_factory import rewrite_manifest
-from typer.testing import CliRunner
+from margin_cases import cli, cli_failure
 
 from circuits.backends import get_backend
 from circuits.constants import GROUP_ORDER
 from circuits.errors import FormatError, ProofError, VerificationError
 from circuits.generators import PedersenGens
 from circuits.group import Point
-from cli.exit_codes import EXIT_FORMAT, EXIT_OK, EXIT_VERIFICATION
-from cli.main import app
+from cli.exit_codes import EXIT_OK
 from verifier.bundle import verify_bundle, verify_solvency
 from verifier.package import check_package
 from verifier.reading import read_manifest
 from verifier.report import BundleReport, PackageReport
 
-runner = CliRunner()
-
 BACKENDS = ["fast", "reference"]
 both_backends = pytest.mark.parametrize("backend_name", BACKENDS)
-EXIT = {VerificationError: EXIT_VERIFICATION, FormatError: EXIT_FORMAT}
-KIND = {VerificationError: "false", FormatError: "malformed"}
 
 ROUND_B = "2026-02-28T00:00:00Z"
 #: An insolvent asset: liabilities 140 against reserves of 100.
@@ -90,19 +85,6 @@ def _leaf(leaves: list[CheatLeaf], customer: str) -> CheatLeaf:
     return next(leaf for leaf in leaves if leaf.customer == customer)
 
 
-def _cli(backend_name: str, *args: object) -> tuple[int, dict[str, Any]]:
-    result = runner.invoke(app, [str(a) for a in args], env={"SOLVENCY_BACKEND": backend_name})
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result.exit_code, json.loads(result.stdout)
-
-
-def _assert_cli_failure(code: int, payload: dict[str, Any], exc_type: type[ProofError], section: str) -> None:
-    assert code == payload["exit_code"] == EXIT[exc_type], payload
-    assert payload["ok"] is False
-    assert payload["failure_section"] == section, payload["failure"]
-    assert payload["failure_kind"] == KIND[exc_type]
-
-
 def rejected(bundle: Path, backend_name: str, exc_type: type[ProofError], section: str) -> ProofError:
     """``verify_bundle`` raises exactly ``exc_type`` at ``section``; ``solvency verify --json`` agrees."""
     with pytest.raises(ProofError) as info:
@@ -111,7 +93,7 @@ def rejected(bundle: Path, backend_name: str, exc_type: type[ProofError], sectio
     assert type(exc) is exc_type, f"{type(exc).__name__}: {exc}"
     assert exc.section == section, str(exc)
     assert isinstance(exc.report, BundleReport) and exc.report.failure_section == section  # type: ignore[attr-defined]
-    _assert_cli_failure(*_cli(backend_name, "verify", bundle, "--json", "--quiet"), exc_type, section)
+    cli_failure(*cli(backend_name, "verify", bundle, "--json", "--quiet"), exc_type, section)
     return exc
 
 
@@ -119,7 +101,7 @@ def accepted(bundle: Path, backend_name: str) -> BundleReport:
     """``verify_bundle`` passes and ``solvency verify --json`` exits 0."""
     report = verify_bundle(bundle, backend=get_backend(backend_name))
     assert report.ok
-    code, payload = _cli(backend_name, "verify", bundle, "--json", "--quiet")
+    code, payload = cli(backend_name, "verify", bundle, "--json", "--quiet")
     assert (code, payload["ok"]) == (EXIT_OK, True), payload
     return report
 
@@ -145,7 +127,7 @@ def check_rejected(
     assert type(exc) is exc_type, f"{type(exc).__name__}: {exc}"
     assert exc.section == section, str(exc)
     assert isinstance(exc.report, PackageReport) and not exc.report.ok  # type: ignore[attr-defined]
-    _assert_cli_failure(*_cli(backend_name, *_check_args(package, bundle, customer_id)), exc_type, section)
+    cli_failure(*cli(backend_name, *_check_args(package, bundle, customer_id)), exc_type, section)
     return exc
 
 
@@ -153,7 +135,7 @@ def check_accepted(package: Path, bundle: Path, backend_name: str, *, customer_i
     """``check_package`` passes and ``solvency check --json`` exits 0."""
     report = check_package(package, bundle, backend=get_backend(backend_name), customer_id=customer_id)
     assert report.ok
-    code, payload = _cli(backend_name, *_check_args(package, bundle, customer_id))
+    code, payload = cli(backend_name, *_check_args(package, bundle, customer_id))
     assert (code, payload["ok"]) == (EXIT_OK, True), payload
     return report
 
