@@ -83,5 +83,7 @@ MAX_TIER_BOUNDARY: Final[int] = 1 << 56
 MAX_PRICE_EXCLUSIVE: Final[int] = 1 << 64
 #: Largest margin record count ``M`` (a power of two, dummy accounts included).
 MAX_MARGIN_ACCOUNTS: Final[int] = 1 << 24
+#: Most accounts whose value lists one proofs record aggregates (``G``, ``MarginParams.group_size``).
+MARGIN_GROUP_MAX: Final[int] = 8
 #: A collateral type name: ASCII lower-case letters and ``_``, at most 16 characters, a letter first.
 MARGIN_TYPES_RE: Final[re.Pattern[str]] = re.compile(r"[a-z][a-z_]{0,15}")

@@ -36,8 +36,10 @@ from circuits.generators import PedersenGens
 from circuits.group import Point, msm_raw
 from circuits.jsonio import Fields
 from circuits.limits import (
+    MARGIN_GROUP_MAX,
     MARGIN_TYPES_RE,
     MAX_ASSETS,
+    MAX_CHUNK,
     MAX_COLLATERAL_TYPES,
     MAX_MARGIN_ACCOUNTS,
     MAX_MARGIN_ASSET_DECIMALS,
@@ -316,9 +318,30 @@ class MarginParams:
         return self.slots * (3 + self.types * (1 + self.tiers)) + 2
 
     @property
+    def group_size(self) -> int:
+        """``G``: accounts per proofs record, the largest power of two ``<= min(M, 8)`` with ``G*Q <= 1024`` (>= 1).
+
+        ``M`` is a power of two, so ``G`` divides it; a group's parts are then at most a chunk's 1024 values.
+        """
+        g = 1
+        while g * 2 <= min(self.accounts, MARGIN_GROUP_MAX) and g * 2 * self.values_per_account <= MAX_CHUNK:
+            g *= 2
+        return g
+
+    @property
+    def groups(self) -> int:
+        """``M / G``: the number of groups (records of ``margin.proofs.bin``)."""
+        return self.accounts // self.group_size
+
+    @property
+    def values_per_group(self) -> int:
+        """``G*Q``: the length of a group's value list (its accounts' lists, in record order)."""
+        return self.group_size * self.values_per_account
+
+    @property
     def parts(self) -> tuple[int, ...]:
-        """The part sizes ``m_p``: the powers of two of ``Q``'s binary expansion, largest first."""
-        q = self.values_per_account
+        """The part sizes ``m_p``: the powers of two of ``G*Q``'s binary expansion, largest first."""
+        q = self.values_per_group
         return tuple(1 << b for b in reversed(range(q.bit_length())) if q >> b & 1)
 
     @property
@@ -342,7 +365,7 @@ class MarginParams:
 
     @property
     def proofs_record_size(self) -> int:
-        """Bytes of one record of ``margin.proofs.bin``: ``Σ_p (353 + 96*lg(64*m_p))``."""
+        """Bytes of one record (a group's proofs) of ``margin.proofs.bin``: ``Σ_p (353 + 96*lg(64*m_p))``."""
         return sum(range_record_size(m) for m in self.parts)
 
     @property
@@ -352,8 +375,8 @@ class MarginParams:
 
     @property
     def proofs_file_size(self) -> int:
-        """``16 + M * proofs_record_size``."""
-        return HEADER_SIZE + self.accounts * self.proofs_record_size
+        """``16 + (M/G) * proofs_record_size``."""
+        return HEADER_SIZE + self.groups * self.proofs_record_size
 
     @property
     def d_max(self) -> int:
@@ -896,10 +919,11 @@ def value_openings(
 
 @dataclass(frozen=True, kw_only=True)
 class MarginPartStatement:
-    """Part ``part`` of account ``account``: values ``offset .. offset + size - 1`` of its list are in ``[0, 2^64)``.
+    """Part ``part`` of group ``group``: values ``offset .. offset + size - 1`` of its list are in ``[0, 2^64)``.
 
-    The context (§14.5) binds the exchange, round, margin digest, records root, record count,
-    account, part, offset and size. Parts are numbered from 0, largest first.
+    Group ``g`` is records ``g*G .. g*G + G - 1`` (``G = MarginParams.group_size``); its value list is
+    theirs, concatenated in record order. The context (§14.5) binds the exchange, round, margin digest,
+    records root, record count, group, part, offset and size. Parts are numbered from 0, largest first.
     """
 
     exchange: str
@@ -907,7 +931,7 @@ class MarginPartStatement:
     margin_digest: bytes
     margin_root: bytes
     accounts: int
-    account: int
+    group: int
     part: int
     offset: int
     size: int
@@ -918,22 +942,22 @@ class MarginPartStatement:
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) != 32:
                 raise ParameterError(f"{name} must be 32 bytes")
-        for name in ("accounts", "account", "part", "offset", "size"):
+        for name in ("accounts", "group", "part", "offset", "size"):
             value = getattr(self, name)
             if not _is_int(value) or not 0 <= value < 1 << 32:
                 raise ParameterError(f"{name} must be an integer in [0, 2^32)")
-        if not self.account < self.accounts:
-            raise ParameterError("account outside the record count")
+        if not self.group < self.accounts:
+            raise ParameterError("group outside the record count")
 
     def context(self) -> bytes:
-        """Return ``margin_context(j, p)`` (§14.5)."""
+        """Return ``margin_context(g, p)`` (§14.5)."""
         return (
             _CONTEXT_TAG
             + frame(self.exchange.encode())
             + frame(self.round.encode())
             + self.margin_digest
             + self.margin_root
-            + struct.pack("<IIIII", self.accounts, self.account, self.part, self.offset, self.size)
+            + struct.pack("<IIIII", self.accounts, self.group, self.part, self.offset, self.size)
         )
 
     def range_statement(self, points: Sequence[Point]) -> RangeStatement:
@@ -948,14 +972,14 @@ class MarginPartStatement:
 
     @classmethod
     def parts_of(
-        cls, params: MarginParams, exchange: str, round_label: str, margin_root: bytes, account: int
+        cls, params: MarginParams, exchange: str, round_label: str, margin_root: bytes, group: int
     ) -> tuple[MarginPartStatement, ...]:
-        """Return the statements of every part of ``account``, in part order."""
+        """Return the statements of every part of ``group``, in part order."""
         digest = params.digest()
         return tuple(
             cls(
                 exchange=exchange, round=round_label, margin_digest=digest, margin_root=margin_root,
-                accounts=params.accounts, account=account, part=p, offset=o, size=m,
+                accounts=params.accounts, group=group, part=p, offset=o, size=m,
             )
             for p, (o, m) in enumerate(zip(params.offsets, params.parts, strict=True))
         )

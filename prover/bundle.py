@@ -30,7 +30,7 @@ slots and gives every slot's leaf its margin leaf id; after the tree, **margin c
 (:class:`_MarginCommitted`) commits every record in a MARGIN_COMMIT task and builds the records
 tree (its root, and per asset ``C_D`` and the pledged collateral, checked against the openings
 derived here); pass 5 proves the chunks and nodes under the v4 contexts, then every account's
-parts (one MARGIN_PROVE task per record, stage ``margin``), then solvency for
+parts (one MARGIN_PROVE task per group of ``G`` records, stage ``margin``), then solvency for
 ``V_s = (den*R)*B - num*(C_L - C_D)``; pass 6 writes ``margin.records.bin``,
 ``margin.proofs.bin``, the manifest's ``margin`` section and packages of format 3.
 
@@ -489,8 +489,13 @@ def _read(
     secrets = RunSecrets(master, reserves.exchange, reserves.round, record.run_nonce)
     plan = None
     if margin is not None:
+        room = [
+            _padding(len(ledger.columns[spec.symbol]), options.chunk, options.pad_to, spec.symbol)[0]
+            - len(ledger.columns[spec.symbol])
+            for spec in reserves.assets
+        ]
         plan = plan_margin(
-            margin, reserves.round, secrets, ledger_name=ledger.path.name, pad_to=options.margin_pad_to
+            margin, reserves.round, secrets, ledger_name=ledger.path.name, pad_to=options.margin_pad_to, room=room
         )
         for spec, extra in zip(reserves.assets, plan.dummy_leaves, strict=True):
             _padding(len(ledger.columns[spec.symbol]), options.chunk, options.pad_to, spec.symbol, len(extra))
@@ -881,8 +886,10 @@ def _prove(
         plan = margin.plan
         encoded = margin_params_bytes(plan.params)
         tp = run.margin_params()
+        g = plan.params.group_size
         margin_tasks = [
-            margin_prove_task(tp, j, margin.root, encoded, account) for j, account in enumerate(plan.accounts)
+            margin_prove_task(tp, k, margin.root, encoded, plan.accounts[k * g : (k + 1) * g])
+            for k in range(plan.params.groups)
         ]
         proofs = _run_tasks(
             run, executor, margin_tasks, [plan.params.proofs_record_size] * len(margin_tasks), "margin", progress
@@ -1055,7 +1062,7 @@ def _write_margin(margin: _MarginCommitted, out: Path) -> dict[str, Any]:
         b"".join(margin.records),
     )
     proofs = _write_file(
-        out / MARGIN_PROOFS_NAME, encode_header(MAGIC_MARGIN_PROOFS, params.accounts, params.proofs_record_size),
+        out / MARGIN_PROOFS_NAME, encode_header(MAGIC_MARGIN_PROOFS, params.groups, params.proofs_record_size),
         b"".join(margin.proofs),
     )
     return {"margin": params, "margin_root": margin.root, "margin_records": records, "margin_proofs": proofs}

@@ -206,23 +206,24 @@ def commit_account(params: MarginParams, acc: AccountSecrets, backend: GroupBack
     )
 
 
-def prove_account(
+def prove_group(
     params: MarginParams,
-    acc: AccountSecrets,
+    accounts: Sequence[AccountSecrets],
     secrets: RunSecrets,
     *,
     exchange: str,
     round_label: str,
-    index: int,
+    group: int,
     margin_root: bytes,
     backend: GroupBackend,
 ) -> bytes:
-    """Return record ``index``'s proofs: one aggregated 64-bit range proof per part, in part order (§14.4)."""
-    openings = acc.openings(params)
+    """Return group ``group``'s proofs (records ``group*G ..``): one aggregated 64-bit range proof per part (§14.4)."""
+    assert len(accounts) == params.group_size
+    openings = [o for acc in accounts for o in acc.openings(params)]
     out = []
-    for p, statement in enumerate(MarginPartStatement.parts_of(params, exchange, round_label, margin_root, index)):
+    for p, statement in enumerate(MarginPartStatement.parts_of(params, exchange, round_label, margin_root, group)):
         offset, size = statement.offset, statement.size
-        entropy = secrets.proof_entropy("", "margin", index * 16 + p)
+        entropy = secrets.proof_entropy("", "margin", group * 16 + p)
         _, proof = prove_range(
             openings[offset : offset + size], RANGE_BITS, context=statement.context(), backend=backend,
             rng=_fixed(entropy), threads=1,
@@ -244,10 +245,24 @@ def _next_power_of_two(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def _pick(key: bytes, candidates: Sequence[int], symbols: Sequence[str], count: int) -> list[int]:
-    """``count`` of ``candidates`` (asset positions), the ones of smallest ``HMAC(key, frame(symbol))``."""
-    ranked = sorted(candidates, key=lambda a: hmac.digest(key, frame(symbols[a].encode()), "sha256"))
-    return sorted(ranked[:count])
+def _pick(
+    key: bytes, candidates: Sequence[int], symbols: Sequence[str], count: int, room: list[int] | None = None
+) -> list[int]:
+    """``count`` of ``candidates`` (asset positions), the ones of smallest ``HMAC(key, frame(symbol))``.
+
+    With ``room`` (per asset, the padding leaves still free below its padded leaf count), assets with room
+    come first, and each pick takes one of its asset's room: a dummy slot then reuses a padding leaf the
+    asset has anyway, and grows the asset's tree only when no candidate has room left.
+    """
+    ranked = sorted(
+        candidates,
+        key=lambda a: (room is not None and room[a] <= 0, hmac.digest(key, frame(symbols[a].encode()), "sha256")),
+    )
+    picked = ranked[:count]
+    if room is not None:
+        for a in picked:
+            room[a] -= 1
+    return sorted(picked)
 
 
 def _check_account(params: MarginParams, ledger_name: str, account: AccountRef) -> None:
@@ -277,12 +292,15 @@ def plan_margin(
     *,
     ledger_name: str = "ledger.csv",
     pad_to: int | None = None,
+    room: Sequence[int] | None = None,
 ) -> MarginPlan:
     """Decide the records: the real accounts' slots, the dummy slots and accounts, the record order.
 
     ``margin`` is :func:`prover.margin_inputs.margin_accounts`'s result (every account checked there);
     ``pad_to`` is ``--margin-pad-to``: the record count ``M`` [default: ``margin.params.accounts``, the
-    next power of two of the number of accounts, at least 1].
+    next power of two of the number of accounts, at least 1]; ``room`` is, per asset (manifest position),
+    the number of padding leaves its leaf count has without margin: dummy slots go to assets with room
+    first (:func:`_pick`), so they do not grow an asset's tree while another has free padding.
 
     Raises:
         InputError: a ``pad_to`` that is not a power of two of at least the account count (or above
@@ -301,12 +319,13 @@ def plan_margin(
     symbols = [a.symbol for a in params.assets]
     slots, kinds = params.slots, params.types
     everything = list(range(len(symbols)))
+    free = None if room is None else list(room)
     accounts: list[tuple[bytes, AccountRef]] = []
     for real in margin.accounts:
         key = margin_account_key(real.customer_id)
         used = {s.asset for s in real.slots}
         extra = _pick(secrets.margin_slot_key(key), [a for a in everything if a not in used], symbols,
-                      slots - len(used))
+                      slots - len(used), free)
         refs = [SlotRef(s.asset, None, s.equity, s.debt, s.collateral, row=s.row) for s in real.slots]
         refs += [SlotRef(a, 0, 0, 0, (0,) * kinds) for a in extra]
         account = AccountRef(real.customer_id, 0, tuple(sorted(refs, key=lambda r: r.asset)))
@@ -315,7 +334,7 @@ def plan_margin(
         accounts.append((margin_record_id(round_label, real.customer_id, salt), account))
     for j in range(params.accounts - count):
         key = margin_account_key(None, j)
-        picked = _pick(secrets.margin_slot_key(key), everything, symbols, slots)
+        picked = _pick(secrets.margin_slot_key(key), everything, symbols, slots, free)
         accounts.append(
             (secrets.margin_dummy_id(j), AccountRef(None, j, tuple(SlotRef(a, 0, 0, 0, (0,) * kinds) for a in picked)))
         )

@@ -33,13 +33,13 @@ two MARGIN kinds)::
 
     CHUNK4 (6), NODE4 (7): CHUNK's and NODE's bodies || margin_digest (32)   (the v4 contexts, §14.5)
     MARGIN_COMMIT (4), body = LE32(j) || frame(params) || account
-    MARGIN_PROVE  (5), body = LE32(j) || margin_root (32) || frame(params) || account
+    MARGIN_PROVE  (5), body = LE32(g) || margin_root (32) || frame(params) || G accounts (records g*G ..)
     params  = the margin digest's preimage (FORMAT §14.2), from which the worker rebuilds the parameters
     account = (0x00 || frame(customer_id)  or  0x01 || LE32(dummy account number))
               || S times: LE16(asset) || LE32(leaf) || (0x00 (the customer's own leaf) or 0x01 || LE64(j)
                           (padding leaf j)) || LE64(equity) || LE64(debt) || K times LE64(collateral)
 
-    MARGIN_COMMIT result = record j of margin.records.bin;  MARGIN_PROVE result = its proofs (§14.4)
+    MARGIN_COMMIT result = record j of margin.records.bin;  MARGIN_PROVE result = group g's proofs (§14.4)
 
 A NODE task carries the openings of the node's two children (sums of amounts and of
 blindings, which the coordinator holds); it goes only to a worker that holds the master
@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -70,7 +71,7 @@ from circuits.relations import Opening
 from circuits.statements import ChunkStatement, NodeStatement
 from circuits.sumtree import chunk_hash
 from prover.keys import RunSecrets, hkdf_expand, hkdf_extract
-from prover.margin import AccountRef, SlotRef, account_secrets, commit_account, prove_account
+from prover.margin import AccountRef, SlotRef, account_secrets, commit_account, prove_group
 from prover.range_proof import _pool as _prover_pool
 from prover.range_proof import prove_range
 
@@ -262,11 +263,13 @@ def margin_commit_task(params: TaskParams, index: int, margin: bytes, account: A
     return params.encode(MARGIN_COMMIT) + struct.pack("<I", index) + frame(margin) + _encode_account(account)
 
 
-def margin_prove_task(params: TaskParams, index: int, margin_root: bytes, margin: bytes, account: AccountRef) -> bytes:
-    """Return the MARGIN_PROVE task: record ``index``'s parts under the records tree's root."""
+def margin_prove_task(
+    params: TaskParams, group: int, margin_root: bytes, margin: bytes, accounts: Sequence[AccountRef]
+) -> bytes:
+    """Return the MARGIN_PROVE task: group ``group``'s parts (its ``G`` accounts) under the records tree's root."""
     return (
-        params.encode(MARGIN_PROVE) + struct.pack("<I", index) + margin_root + frame(margin)
-        + _encode_account(account)
+        params.encode(MARGIN_PROVE) + struct.pack("<I", group) + margin_root + frame(margin)
+        + b"".join(_encode_account(a) for a in accounts)
     )
 
 
@@ -434,7 +437,6 @@ def _account(r: _Reader, params: MarginParams) -> AccountRef:
         if dummy_leaf is not None and (equity or debt or any(collateral)):
             raise FormatError("a dummy margin slot has amounts 0", section="task")
         slots.append(SlotRef(asset, dummy_leaf, equity, debt, collateral, leaf=leaf))
-    r.end()
     return AccountRef(customer_id, dummy, tuple(slots))
 
 
@@ -469,14 +471,18 @@ def run_task(task: bytes) -> bytes:
         index = r.uint("<I")
         margin_root = r.take(32) if kind == MARGIN_PROVE else b""
         params = _margin_params(r.blob(_MAX_PARAMS))
-        if params.accounts != leaf_count or index >= leaf_count:
-            raise FormatError("a margin task's record number is out of range", section="task")
-        account = _account(r, params)
-        acc = account_secrets(params, secrets, round_label, account)
         if kind == MARGIN_COMMIT:
+            if params.accounts != leaf_count or index >= leaf_count:
+                raise FormatError("a margin task's record number is out of range", section="task")
+            acc = account_secrets(params, secrets, round_label, _account(r, params))
+            r.end()
             return commit_account(params, acc, be).to_bytes()
-        return prove_account(
-            params, acc, secrets, exchange=exchange, round_label=round_label, index=index, margin_root=margin_root,
+        if params.accounts != leaf_count or index >= params.groups:
+            raise FormatError("a margin task's group number is out of range", section="task")
+        accs = [account_secrets(params, secrets, round_label, _account(r, params)) for _ in range(params.group_size)]
+        r.end()
+        return prove_group(
+            params, accs, secrets, exchange=exchange, round_label=round_label, group=index, margin_root=margin_root,
             backend=be,
         )
     if kind == COMMIT:

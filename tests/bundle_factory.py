@@ -752,21 +752,29 @@ def spec_margin_record_hash(record: bytes) -> bytes:
 
 
 def spec_parts(Q: int) -> list[int]:
-    """§14.4: the powers of two of ``Q``'s binary expansion, largest first."""
+    """§14.4: the powers of two of ``Q``'s binary expansion, largest first (applied to a group's ``G*Q``)."""
     return [1 << i for i in reversed(range(Q.bit_length())) if Q >> i & 1]
 
 
+def spec_group_size(M: int, Q: int) -> int:
+    """§14.4: ``G``, the largest power of two ``<= min(M, 8)`` with ``G*Q <= 1024`` (at least 1)."""
+    G = 1
+    while 2 * G <= min(M, 8) and 2 * G * Q <= 1024:
+        G *= 2
+    return G
+
+
 def spec_margin_context(
-    exchange: str, round_label: str, digest: bytes, root: bytes, M: int, j: int, p: int, o: int, m: int
+    exchange: str, round_label: str, digest: bytes, root: bytes, M: int, g: int, p: int, o: int, m: int
 ) -> bytes:
-    """§14.5: ``margin_context(j, p)``."""
+    """§14.5: ``margin_context(g, p)``, ``g`` the group."""
     return (
         b"zk-solvency margin v4"
         + _frame(exchange.encode())
         + _frame(round_label.encode())
         + digest
         + root
-        + struct.pack("<IIIII", M, j, p, o, m)
+        + struct.pack("<IIIII", M, g, p, o, m)
     )
 
 
@@ -858,7 +866,8 @@ class SlotWitness:
 
 @dataclass
 class MarginRecordInfo:
-    """One record of ``margin.records.bin`` as written, with its witness and which parts were forged."""
+    """One record of ``margin.records.bin`` as written, with its witness and which parts of its group were forged
+    because of its values."""
 
     index: int
     record_id: bytes
@@ -882,6 +891,7 @@ class MarginOutcome:
     slots: int
     tiers: int
     values_per_account: int
+    group_size: int
     parts: list[int]
     record_size: int
     proofs_record_size: int
@@ -891,10 +901,24 @@ class MarginOutcome:
     def record_of(self, customer: str) -> MarginRecordInfo:
         return next(rec for rec in self.records if rec.customer == customer)
 
+    def group_of(self, rec: MarginRecordInfo) -> int:
+        """The group (record of ``margin.proofs.bin``) whose proofs cover ``rec``'s values."""
+        return rec.index // self.group_size
+
+    def part_at(self, rec: MarginRecordInfo, k: int) -> int:
+        """The part of ``rec``'s group covering value ``k`` of ``rec``'s list."""
+        position = (rec.index % self.group_size) * self.values_per_account + k
+        offset = 0
+        for p, size in enumerate(self.parts):
+            if position < offset + size:
+                return p
+            offset += size
+        raise IndexError(k)
+
     @property
     def forged(self) -> list[tuple[int, int]]:
-        """``(record, part)`` of every forged margin proof."""
-        return [(rec.index, p) for rec in self.records for p in rec.forged_parts]
+        """``(group, part)`` of every forged margin proof."""
+        return sorted({(self.group_of(rec), p) for rec in self.records for p in rec.forged_parts})
 
 
 def _margin_salt(seed: bytes, key: bytes) -> bytes:
@@ -1129,7 +1153,8 @@ def make_margin_bundle(
 
     # The value list of every account: openings by the notes' arithmetic, points by the format's (checked equal).
     Q = S * (3 + K * (1 + T_max)) + 2
-    parts = spec_parts(Q)
+    G = spec_group_size(M, Q)
+    parts = spec_parts(G * Q)
     inv64 = pow(TWO_64, -1, GROUP_ORDER)
     for rec in records:
         openings: list[tuple[int, int]] = []
@@ -1207,17 +1232,22 @@ def make_margin_bundle(
         made.forged[spec.symbol] = asset.forged
         made.leaves[spec.symbol] = asset.leaves
 
-    # The margin proofs: one record of popcount(Q) parts per account.
+    # The margin proofs: one record per group of G records, popcount(G*Q) parts over their value lists.
     proof_records = []
-    for rec in records:
+    for g in range(M // G):
+        members = records[g * G : (g + 1) * G]
+        group_points = [V for rec in members for V in rec.points]
+        group_openings = [o for rec in members for o in rec.openings]
+        owner = [rec for rec in members for _ in range(Q)]
         body, offset = b"", 0
         for p, size in enumerate(parts):
-            ctx = spec_margin_context(exchange, round_label, digest, margin_root, M, rec.index, p + FIRST_PART,
-                                      offset, size)
-            statement = RangeStatement(tuple(rec.points[offset : offset + size]), 64, ctx)
-            proof, forged = prove_or_forge(statement, rec.openings[offset : offset + size], rng, forge)
+            ctx = spec_margin_context(exchange, round_label, digest, margin_root, M, g, p + FIRST_PART, offset, size)
+            statement = RangeStatement(tuple(group_points[offset : offset + size]), 64, ctx)
+            proof, forged = prove_or_forge(statement, group_openings[offset : offset + size], rng, forge)
             if forged:
-                rec.forged_parts.append(p)
+                for i in range(offset, offset + size):
+                    if group_openings[i][0] >= TWO_64 and p not in owner[i].forged_parts:
+                        owner[i].forged_parts.append(p)
             body += proof
             offset += size
         proof_records.append(body)
@@ -1225,7 +1255,7 @@ def make_margin_bundle(
     assert all(len(body) == proofs_record_size for body in proof_records)
     margin_files = {
         "records": ("margin.records.bin", _header(b"ZKSMRGN1", M, record_size) + b"".join(r.record for r in records)),
-        "proofs": ("margin.proofs.bin", _header(b"ZKSMRGP1", M, proofs_record_size) + b"".join(proof_records)),
+        "proofs": ("margin.proofs.bin", _header(b"ZKSMRGP1", M // G, proofs_record_size) + b"".join(proof_records)),
     }
     files_obj = {}
     for role, (name, data) in margin_files.items():
@@ -1253,7 +1283,9 @@ def make_margin_bundle(
         ],
         "files": files_obj,
     }
-    made.margin = MarginOutcome(digest, margin_root, S, T_max, Q, parts, record_size, proofs_record_size, records, debt)
+    made.margin = MarginOutcome(
+        digest, margin_root, S, T_max, Q, G, parts, record_size, proofs_record_size, records, debt
+    )
 
     # Packages (format 3): the spot entries of format 2, and the margin object of §14.6.
     for asset in tree_assets.values():

@@ -148,31 +148,33 @@ def grid(cases: Sequence[Any], ids: Sequence[str] | None = None) -> list[Any]:
 
 
 def margin_proof_failures(made: MadeBundle, backend_name: str = "fast") -> list[tuple[int, int]]:
-    """``(record, part)`` of every margin proof of ``made`` that does not verify (the factory's own contexts).
+    """``(group, part)`` of every margin proof of ``made`` that does not verify (the factory's own contexts).
 
     A check at the level of the range relation, independent of the verifier: it reads each part's proof
-    from ``margin.proofs.bin`` and verifies it over the value list the factory computed.
+    from ``margin.proofs.bin`` and verifies it over the group's value list the factory computed.
     """
     assert made.margin is not None
     be = get_backend(backend_name)
     mo = made.margin
     data = (made.path / "margin.proofs.bin").read_bytes()[16:]
+    G = mo.group_size
     failures = []
-    for rec in mo.records:
-        body = data[rec.index * mo.proofs_record_size : (rec.index + 1) * mo.proofs_record_size]
+    for g in range(len(mo.records) // G):
+        body = data[g * mo.proofs_record_size : (g + 1) * mo.proofs_record_size]
+        values = [V for rec in mo.records[g * G : (g + 1) * G] for V in rec.points]
         offset = position = 0
         for p, size in enumerate(mo.parts):
             length = 353 + 96 * (6 + size.bit_length() - 1)
             proof = RangeProof.from_bytes(body[position : position + length], be)
             ctx = spec_margin_context(
-                made.manifest["exchange"], made.manifest["round"], mo.digest, mo.root, len(mo.records), rec.index,
+                made.manifest["exchange"], made.manifest["round"], mo.digest, mo.root, len(mo.records), g,
                 p + FIRST_PART, offset, size,
             )
-            points = tuple(Point.from_bytes(V.to_bytes(), be) for V in rec.points[offset : offset + size])
+            points = tuple(Point.from_bytes(V.to_bytes(), be) for V in values[offset : offset + size])
             try:
                 verify_range(RangeStatement(points, 64, ctx), proof)
             except VerificationError:
-                failures.append((rec.index, p))
+                failures.append((g, p))
             position += length
             offset += size
     return failures

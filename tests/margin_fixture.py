@@ -27,6 +27,7 @@ from circuits.backends import GroupBackend, get_backend
 from circuits.constants import GROUP_ORDER, PROTOCOL_LABEL
 from circuits.encoding import frame
 from circuits.generators import PedersenGens, generator_set_id
+from circuits.group import Point
 from circuits.jsonio import canonical_json
 from circuits.margin import (
     AssetMargin,
@@ -265,14 +266,19 @@ def make_margin_bundle(out: Path, spec: BundleSpec | None = None, backend: Group
         lo_openings.append(lo)
     tree = MerkleTree([margin_leaf_hash(r) for r in record_bytes])
     root = tree.root
-    proof_records = []
+    all_values: list[Point] = []
+    all_openings: list[Opening] = []
     for j, (acc, pairs, lo, rb) in enumerate(zip(accounts, slot_data, lo_openings, record_bytes, strict=True)):
         record = MarginRecord.from_bytes(rb, params, j, [len(leaves[s]) for s in symbols], be)
         points = [pc.commit(leaf.amount, leaf.blinding) for leaf in acc.leaves]
-        values = value_list(params, record, points, pc)
-        openings = value_openings(params, pairs, [leaf.blinding for leaf in acc.leaves], lo)
+        all_values += value_list(params, record, points, pc)
+        all_openings += value_openings(params, pairs, [leaf.blinding for leaf in acc.leaves], lo)
+    proof_records = []
+    n = params.values_per_group
+    for g in range(params.groups):
+        values, openings = all_values[g * n : (g + 1) * n], all_openings[g * n : (g + 1) * n]
         parts = []
-        for statement in MarginPartStatement.parts_of(params, EXCHANGE, ROUND, root, j):
+        for statement in MarginPartStatement.parts_of(params, EXCHANGE, ROUND, root, g):
             o, size = statement.offset, statement.size
             rs = statement.range_statement(values[o : o + size])
             parts.append(create_range_proof(rs, openings[o : o + size], rng=rng).to_bytes())
@@ -280,7 +286,7 @@ def make_margin_bundle(out: Path, spec: BundleSpec | None = None, backend: Group
 
     files: dict[str, bytes] = {
         "margin.records.bin": header(b"ZKSMRGN1", spec.records, params.record_size) + b"".join(record_bytes),
-        "margin.proofs.bin": header(b"ZKSMRGP1", spec.records, params.proofs_record_size) + b"".join(proof_records),
+        "margin.proofs.bin": header(b"ZKSMRGP1", params.groups, params.proofs_record_size) + b"".join(proof_records),
     }
 
     # -- per asset: sum tree, proofs, solvency -----------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from bundle_factory import (
+    FIRST_PART,
     FORGE_MODES,
     AccountSpec,
     AssetSpec,
@@ -33,11 +34,10 @@ from bundle_factory import (
     make_margin_bundle,
     manifest_margin_digest,
     resign,
-    rewrite_file,
     rewrite_manifest,
+    spec_margin_context,
     spec_scaled_haircut,
     spec_tier_lines,
-    swap_records,
 )
 from margin_cases import (
     BACKENDS,
@@ -54,9 +54,14 @@ from margin_cases import (
     write_package,
 )
 
+from circuits.backends import get_backend
 from circuits.constants import GROUP_ORDER
 from circuits.errors import FormatError, VerificationError
+from circuits.group import Point
+from circuits.proofs import RangeProof
+from circuits.relations import RangeStatement
 from cli.exit_codes import EXIT_INPUT
+from verifier import verify_range
 
 both_backends = pytest.mark.parametrize("backend_name", BACKENDS)
 
@@ -156,15 +161,17 @@ def test_a_forged_dummy_user_bundle_is_rejected(
     made = dummy_bundles[variant]
     assert made.margin is not None
     rec = made.margin.record_of(DUMMY)
-    last = len(made.margin.parts) - 1
+    hi = made.margin.values_per_account - 1  # the account's high excess limb, last of its value list
+    out_of_range = [k for k, (v, _) in enumerate(rec.openings) if v >= 1 << 64]
     if variant == "tier 1 line":
-        assert rec.excess > 0 and rec.forged_parts and last not in rec.forged_parts
+        assert rec.excess > 0 and out_of_range and hi not in out_of_range
     else:
-        assert rec.excess < 0 and rec.forged_parts == [last]
-    assert made.margin.forged == [(rec.index, p) for p in rec.forged_parts]
+        assert rec.excess < 0 and out_of_range == [hi]
+    assert rec.forged_parts == sorted({made.margin.part_at(rec, k) for k in out_of_range})
+    assert made.margin.forged == [(made.margin.group_of(rec), p) for p in rec.forged_parts]
     assert made.forged == {"BTC": [], "JUNK": []}
     assert margin_proof_failures(made) == made.margin.forged
-    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {rec.index}")
+    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {made.margin.group_of(rec)}")
 
 
 @both_backends
@@ -187,7 +194,7 @@ def test_the_fake_accounts_own_check_fails_and_a_spot_customers_check_does_not_s
     passes. Catching the fake account is ``solvency verify``'s (docs/THREAT_MODEL.md)."""
     made = dummy_bundles["honest haircut, low_bits"]
     assert made.margin is not None
-    j = made.margin.record_of(DUMMY).index
+    j = made.margin.group_of(made.margin.record_of(DUMMY))
     package = write_package(made, DUMMY, tmp_path / "dummy.json")
     check_rejected(package, made.path, backend_name, DUMMY, VerificationError, f"margin.proofs.bin record {j}")
     check_accepted(write_package(made, "alice", tmp_path / "alice.json"), made.path, backend_name, "alice")
@@ -217,9 +224,9 @@ def _assert_rejected_at_eve(made: MadeBundle, backend_name: str, forged_parts: l
     assert made.margin is not None
     rec = made.margin.record_of(EVE)
     assert rec.forged_parts == (forged_parts if forged_parts is not None else rec.forged_parts) and rec.forged_parts
-    assert made.margin.forged == [(rec.index, p) for p in rec.forged_parts]
+    assert made.margin.forged == [(made.margin.group_of(rec), p) for p in rec.forged_parts]
     assert margin_proof_failures(made) == made.margin.forged
-    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {rec.index}")
+    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {made.margin.group_of(rec)}")
 
 
 LINES = spec_tier_lines(JUNK_TIERS)
@@ -386,10 +393,10 @@ def test_a_forged_bundle_with_collateral_below_debt_is_rejected(
 def _assert_rejected_at_eve_like(made: MadeBundle, customer: str, backend_name: str) -> None:
     assert made.margin is not None
     rec = made.margin.record_of(customer)
-    assert rec.forged_parts and made.margin.forged == [(rec.index, p) for p in rec.forged_parts]
+    assert rec.forged_parts and made.margin.forged == [(made.margin.group_of(rec), p) for p in rec.forged_parts]
     assert not any(made.forged.values())
     assert margin_proof_failures(made) == made.margin.forged
-    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {rec.index}")
+    rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {made.margin.group_of(rec)}")
 
 
 # --- 3. the other lies a record can tell ---------------------------------------------------------------
@@ -632,17 +639,30 @@ def test_the_replay_bundles_verify_as_written(replay_bundles: dict[str, MadeBund
 
 
 @both_backends
-def test_a_margin_proof_moved_to_another_record_is_rejected(
-    ivan_bundles: dict[str, MadeBundle], backend_name: str, tmp_path: Path
+def test_a_margin_proof_moved_to_another_group_or_part_is_rejected(
+    ivan_bundles: dict[str, MadeBundle], backend_name: str
 ) -> None:
-    """Each part's context names its record, part, offset and size: swapping two accounts' proofs fails."""
+    """Each part's context names its group, part, offset and size (§14.5): the first part's proof of group 0
+    verifies under its own context (the factory's) and under none that names another group, part, offset,
+    size or record count. (Here ``M = G``: one group, so the move is tried at the level of the statement.)"""
     made = ivan_bundles["honest"]
-    assert made.margin is not None
-    bundle = tmp_path / "b"
-    shutil.copytree(made.path, bundle)
-    size = made.margin.proofs_record_size
-    rewrite_file(bundle, "margin.proofs.bin", lambda data: swap_records(data, 0, 1, size))
-    rejected(bundle, backend_name, VerificationError, "margin.proofs.bin record 0")
+    mo = made.margin
+    assert mo is not None and len(mo.records) // mo.group_size == 1
+    be = get_backend(backend_name)
+    size = mo.parts[0]
+    raw = (made.path / "margin.proofs.bin").read_bytes()[16:]
+    proof = RangeProof.from_bytes(raw[: 353 + 96 * (5 + size.bit_length())], be)
+    values = [Point.from_bytes(V.to_bytes(), be) for rec in mo.records for V in rec.points][:size]
+    M = len(mo.records)
+    ex, rd = made.manifest["exchange"], made.manifest["round"]
+
+    def context(M: int = M, g: int = 0, p: int = FIRST_PART, o: int = 0, m: int = size) -> bytes:
+        return spec_margin_context(ex, rd, mo.digest, mo.root, M, g, p, o, m)
+
+    verify_range(RangeStatement(tuple(values), 64, context()), proof)
+    for moved in (context(g=1), context(p=FIRST_PART + 1), context(o=1), context(m=size // 2), context(M=2 * M)):
+        with pytest.raises(VerificationError):
+            verify_range(RangeStatement(tuple(values), 64, moved), proof)
 
 
 @both_backends

@@ -155,12 +155,16 @@ def test_the_padding_slot_leaf_and_its_assets_solvency_are_checked(honest: Made,
     assert "BTC" in checks["margin solvency"]
     assert report.margin is not None
     params = honest.params
-    assert report.margin.bytes_read == {
-        RECORDS: HEADER + params.record_size,
-        "BTC.leaves.bin": HEADER + 80,
-        PROOFS: HEADER + params.proofs_record_size,
-        "BTC.solvency.bin": HEADER + 1025,
-    }
+    read = dict(report.margin.bytes_read)
+    # The group's G = 4 records (dave's and the three others sharing its proofs), one proofs record, and by
+    # offset every slot leaf of the group but dave's one real slot (his package entry): 4*2 - 1 leaves.
+    assert params.group_size == 4
+    assert read.pop(RECORDS) == HEADER + params.group_size * params.record_size
+    assert read.pop(PROOFS) == HEADER + params.proofs_record_size
+    assert read.pop("BTC.solvency.bin") == HEADER + 1025
+    assert set(read) <= {"BTC.leaves.bin", "ETH.leaves.bin", "USDT.leaves.bin"} and "BTC.leaves.bin" in read
+    assert all((n - HEADER) % 80 == 0 for n in read.values())
+    assert sum((n - HEADER) // 80 for n in read.values()) == params.group_size * params.slots - 1
 
 
 def test_every_proof_of_the_check_is_one_batch(honest: Made, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,31 +384,38 @@ def test_a_record_of_another_account_is_false(honest: Made, bundle: Path, tmp_pa
     rejected(package_file(honest, "carol", tmp_path), bundle, VerificationError, M)
 
 
-def proof_offset(made: Made, j: int, p: int) -> int:
-    return HEADER + j * made.params.proofs_record_size + sum(range_record_size(m) for m in made.params.parts[:p])
+def proof_offset(made: Made, g: int, p: int) -> int:
+    """Where part ``p`` of group ``g``'s proofs starts in margin.proofs.bin."""
+    return HEADER + g * made.params.proofs_record_size + sum(range_record_size(m) for m in made.params.parts[:p])
+
+
+def group_of(made: Made, customer: str) -> int:
+    return made.record_index(customer) // made.params.group_size
 
 
 @pytest.mark.parametrize("p", [0, 1, 2])
 def test_a_changed_account_proof_is_false(honest: Made, bundle: Path, tmp_path: Path, p: int) -> None:
-    j = honest.record_index("carol")
-    patch_file(bundle / PROOFS, proof_offset(honest, j, p) + 1, OTHER_POINT)
-    rejected(package_file(honest, "carol", tmp_path), bundle, VerificationError, f"{PROOFS} record {j}")
+    assert len(honest.params.parts) == 3
+    g = group_of(honest, "carol")
+    patch_file(bundle / PROOFS, proof_offset(honest, g, p) + 1, OTHER_POINT)
+    rejected(package_file(honest, "carol", tmp_path), bundle, VerificationError, f"{PROOFS} record {g}")
 
 
 @pytest.mark.parametrize("p", [0, 1, 2])
 def test_a_malformed_account_proof_is_malformed(honest: Made, bundle: Path, tmp_path: Path, p: int) -> None:
-    j = honest.record_index("carol")
-    patch_file(bundle / PROOFS, proof_offset(honest, j, p), b"\x07")
-    rejected(package_file(honest, "carol", tmp_path), bundle, FormatError, f"{PROOFS} record {j}")
+    g = group_of(honest, "carol")
+    patch_file(bundle / PROOFS, proof_offset(honest, g, p), b"\x07")
+    rejected(package_file(honest, "carol", tmp_path), bundle, FormatError, f"{PROOFS} record {g}")
 
 
-def test_another_accounts_proofs_are_false(honest: Made, bundle: Path, tmp_path: Path) -> None:
+def test_a_changed_record_of_the_same_group_breaks_the_proofs(honest: Made, bundle: Path, tmp_path: Path) -> None:
+    """carol's proofs cover the value lists of her whole group: dave's record (same group) with another ``W``
+    makes her check false at the group's proofs, though her own record and path still hold."""
     params = honest.params
-    j, k = honest.record_index("carol"), honest.record_index("dave")
-    data = (bundle / PROOFS).read_bytes()
-    size = params.proofs_record_size
-    patch_file(bundle / PROOFS, HEADER + j * size, data[HEADER + k * size : HEADER + (k + 1) * size])
-    rejected(package_file(honest, "carol", tmp_path), bundle, VerificationError, f"{PROOFS} record {j}")
+    assert group_of(honest, "carol") == group_of(honest, "dave") == 0
+    k = honest.record_index("dave")
+    patch_file(bundle / RECORDS, record_offset(params, k) + 32 + 6 + 48, OTHER_POINT)  # slot 0's W
+    rejected(package_file(honest, "carol", tmp_path), bundle, VerificationError, f"{PROOFS} record 0")
 
 
 def test_a_padding_leaf_without_the_margin_leaf_id_is_false(honest: Made, bundle: Path, tmp_path: Path) -> None:
@@ -424,8 +435,8 @@ def test_a_padding_leaf_that_does_not_decode_is_malformed(honest: Made, bundle: 
 def test_a_changed_padding_leaf_point_breaks_the_proofs(honest: Made, bundle: Path, tmp_path: Path) -> None:
     i = honest.packages["dave"]["margin"]["slots"][0]["leaf_index"]
     patch_file(bundle / "BTC.leaves.bin", HEADER + 80 * i + 32, OTHER_POINT)
-    j = honest.record_index("dave")
-    rejected(package_file(honest, "dave", tmp_path), bundle, VerificationError, f"{PROOFS} record {j}")
+    g = group_of(honest, "dave")
+    rejected(package_file(honest, "dave", tmp_path), bundle, VerificationError, f"{PROOFS} record {g}")
 
 
 def test_a_padding_assets_solvency_proof_is_checked(honest: Made, bundle: Path, tmp_path: Path) -> None:
@@ -509,7 +520,7 @@ def test_a_disclosed_debt_is_checked(honest: Made, bundle: Path, tmp_path: Path)
 
 @pytest.mark.parametrize("backend", ["fast", "reference"])
 def test_both_backends_agree_on_failures(honest: Made, bundle: Path, tmp_path: Path, backend: str) -> None:
-    j = honest.record_index("carol")
+    j = group_of(honest, "carol")
     rejected(package_file(honest, "carol", tmp_path, m_bump("slots.1.debt")), honest.path, VerificationError, M,
              backend)
     patch_file(bundle / PROOFS, proof_offset(honest, j, 1) + 1, OTHER_POINT)

@@ -101,7 +101,7 @@ def test_manifest_v4_round_trip() -> None:
                      "margin": [{"up_to": None, "ratio": 50}]},
     }  # fmt: skip
     assert m["files"]["records"]["size"] == 16 + 8 * (32 + 2 * (6 + 96 + 96 * 2) + 48)
-    assert m["files"]["proofs"]["size"] == 16 + 8 * margin_params().proofs_record_size
+    assert m["files"]["proofs"]["size"] == 16 + margin_params().groups * margin_params().proofs_record_size
     assert obj["assets"][1]["disclosed_debt"] == {"amount": "12", "blinding": (34).to_bytes(32, "little").hex()}
 
 

@@ -193,17 +193,24 @@ def test_derived_sizes() -> None:
     p = params()
     assert (p.types, p.tiers, p.d_max) == (1, 4, 18)
     assert p.values_per_account == 2 * (3 + 1 * (1 + 4)) + 2 == 18
-    assert p.parts == (16, 2) and p.offsets == (0, 16)
+    # M = 4: one group of G = 4 accounts, 72 values in parts of 64 and 8.
+    assert (p.group_size, p.groups, p.values_per_group) == (4, 1, 72)
+    assert p.parts == (64, 8) and p.offsets == (0, 64)
     assert p.record_size == 32 + 2 * (6 + 96 + 96) + 48
-    assert p.proofs_record_size == (353 + 96 * 10) + (353 + 96 * 7)
-    assert p.records_file_size == 16 + 4 * p.record_size and p.proofs_file_size == 16 + 4 * p.proofs_record_size
+    assert p.proofs_record_size == (353 + 96 * 12) + (353 + 96 * 9)
+    assert p.records_file_size == 16 + 4 * p.record_size and p.proofs_file_size == 16 + 1 * p.proofs_record_size
+    # G is capped at 8, and at G*Q <= 1024; it is at least 1 and divides M.
+    assert params(accounts=1024).group_size == 8 and params(accounts=1024).groups == 128
+    assert params(accounts=1).group_size == 1 and params(accounts=2).group_size == 2
     assert p.lines(1, 0) == ((0, 80),) * 4  # one tier extended to T_max by repeating its line
     assert p.lines(0, 0) == tier_lines(BINANCE)
     assert p.asset_index("ETH") == 1
     q = params(collateral_types=("loan", "margin", "portfolio_margin"), slots=16, accounts=1 << 24,
                assets=tuple(asset(f"A{i:02d}", 8, 1, BINANCE, BINANCE, (Tier(None, 0),) * 1) for i in range(16)))
     assert q.values_per_account == 16 * (3 + 3 * 5) + 2 == 290
-    assert sum(q.parts) == 290 and all(m & (m - 1) == 0 for m in q.parts) and list(q.parts) == sorted(q.parts)[::-1]
+    assert q.group_size == 2 and q.values_per_group == 580  # 4 * 290 > 1024
+    assert sum(q.parts) == 580 and all(m & (m - 1) == 0 for m in q.parts) and list(q.parts) == sorted(q.parts)[::-1]
+    assert max(q.parts) <= 1024
     assert len(value_labels(q)) == 290 and len(set(value_labels(q))) == 290
 
 
@@ -490,13 +497,13 @@ def test_a_negative_value_is_refused_with_its_name() -> None:
 def test_margin_part_statement_context() -> None:
     digest, root = b"\x11" * 32, b"\x22" * 32
     s = MarginPartStatement(exchange="Ex", round="R1", margin_digest=digest, margin_root=root, accounts=1024,
-                            account=5, part=1, offset=16, size=2)  # fmt: skip
+                            group=5, part=1, offset=16, size=2)  # fmt: skip
     assert s.context() == (
         b"zk-solvency margin v4" + _frame(b"Ex") + _frame(b"R1") + digest + root
         + _le("I", 1024) + _le("I", 5) + _le("I", 1) + _le("I", 16) + _le("I", 2)
     )  # fmt: skip
     with pytest.raises(ParameterError):
-        dataclasses.replace(s, account=1024)
+        dataclasses.replace(s, group=1024)
     with pytest.raises(ParameterError):
         dataclasses.replace(s, margin_root=b"")
     pc = PedersenGens.default(get_backend("fast"))
@@ -505,8 +512,8 @@ def test_margin_part_statement_context() -> None:
     statement = s.range_statement([pc.B, pc.B_blinding])
     assert statement.n == 64 and statement.context == s.context()
     p = params()
-    parts = MarginPartStatement.parts_of(p, "Ex", "R1", root, 3)
-    assert [(x.part, x.offset, x.size) for x in parts] == [(0, 0, 16), (1, 16, 2)]
+    parts = MarginPartStatement.parts_of(p, "Ex", "R1", root, 0)
+    assert [(x.part, x.offset, x.size) for x in parts] == [(0, 0, 64), (1, 64, 8)]
     assert all(x.margin_digest == p.digest() and x.accounts == 4 for x in parts)
 
 
@@ -559,10 +566,12 @@ def test_v4_chunk_node_and_solvency_contexts() -> None:
 # ---------------------------------------------------------------------------
 # Range proofs over a real value list (prover/range_proof.py, verifier/range_proof.py)
 
-TINY = dict(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(10, 100), Tier(20, 90), Tier(None, 50))),))
+# One account (M = 1, so G = 1: the group's list is the account's).
+TINY = dict(slots=1, accounts=1, assets=(asset("A", 0, 1, (Tier(10, 100), Tier(20, 90), Tier(None, 50))),))
 
 
 def _prove_account(p: MarginParams, amounts: Sequence[SlotAmounts], account: int = 1):
+    assert p.group_size == 1
     from prover.range_proof import create_range_proof
 
     pc = PedersenGens.default(get_backend("fast"))
@@ -571,7 +580,7 @@ def _prove_account(p: MarginParams, amounts: Sequence[SlotAmounts], account: int
     openings = value_openings(p, pairs, leaf_blindings, lo)
     root = b"\x42" * 32
     proofs = []
-    for part in MarginPartStatement.parts_of(p, "Ex", "R1", root, account):
+    for part in MarginPartStatement.parts_of(p, "Ex", "R1", root, 0):
         statement = part.range_statement(points[part.offset : part.offset + part.size])
         proof = create_range_proof(statement, openings[part.offset : part.offset + part.size])
         proofs.append((part, statement, proof))
@@ -594,8 +603,8 @@ def test_an_honest_account_proves_and_verifies() -> None:
     for part, statement, proof in proofs:
         assert len(proof.to_bytes()) == range_record_size(part.size)
         verify_range(statement, RangeProof.from_bytes(proof.to_bytes(), get_backend("fast")))
-        other = dataclasses.replace(part, account=0).range_statement(statement.commitments)
-        with pytest.raises(VerificationError):  # bound to its account (and digest, root, part)
+        other = dataclasses.replace(part, margin_root=b"\x43" * 32).range_statement(statement.commitments)
+        with pytest.raises(VerificationError):  # bound to its root (and digest, group, part)
             verify_range(other, proof)
 
 
@@ -603,12 +612,12 @@ def test_the_exact_limit_proves_and_one_below_is_refused() -> None:
     from prover.range_proof import create_range_proof
     from verifier import verify_range
 
-    flat = params(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(None, 100),)),))
+    flat = params(slots=1, accounts=1, assets=(asset("A", 0, 1, (Tier(None, 100),)),))
     at_limit = [slot_amounts(flat, 0, 0, 1, 1, (1,))]
     assert account_excess(flat, at_limit) == 0
     for _, statement, proof in _prove_account(flat, at_limit):
         verify_range(statement, proof)
-    short = params(slots=1, accounts=2, assets=(asset("A", 0, 1, (Tier(None, 99),)),))
+    short = params(slots=1, accounts=1, assets=(asset("A", 0, 1, (Tier(None, 99),)),))
     below = [slot_amounts(short, 0, 0, 1, 1, (1,))]
     assert account_excess(short, below) == -1
     with pytest.raises(WitnessError, match="excess hi"):
@@ -621,7 +630,7 @@ def test_the_exact_limit_proves_and_one_below_is_refused() -> None:
     x_blinding = 1 * pairs[0][1].h[0] - 100 * pairs[0][1].d  # Δ = 1, 100*P*Δ/δ = 100
     hi_blinding = (x_blinding - lo.v_blinding) * pow(1 << 64, -1, R) % R
     assert pc.commit(-1, hi_blinding) == hi_point
-    part = MarginPartStatement.parts_of(short, "Ex", "R1", b"\x42" * 32, 1)[-1]
+    part = MarginPartStatement.parts_of(short, "Ex", "R1", b"\x42" * 32, 0)[-1]
     assert part.size == 1
     with pytest.raises(WitnessError):
         create_range_proof(part.range_statement([hi_point]), [Opening(R - 1, hi_blinding)])

@@ -154,7 +154,8 @@ def test_a_margin_ledger_proves_into_a_version_4_bundle_whose_proofs_verify(prov
     raw = (proven.bundle_dir / MARGIN_PROOFS_NAME).read_bytes()[HEADER_SIZE:]
     named: set[tuple[int, int]] = set()
     debt = [Point.identity() for _ in manifest.assets]
-    for j, record in enumerate(records):
+    values: list[Point] = []
+    for record in records:
         points = []
         for slot in record.slots:
             symbol = manifest.assets[slot.asset].symbol
@@ -164,15 +165,18 @@ def test_a_margin_ledger_proves_into_a_version_4_bundle_whose_proofs_verify(prov
             named.add((slot.asset, slot.leaf))
             points.append(Point.from_bytes(leaf[32:]))
             debt[slot.asset] = debt[slot.asset] + slot.D
-        values = value_list(params, record, points, pc)
-        offset = j * params.proofs_record_size
-        for statement in MarginPartStatement.parts_of(params, manifest.exchange, manifest.round,
-                                                      manifest.margin_root or b"", j):
-            size = RangeProof.size_for((64 * statement.size).bit_length() - 1)
-            proof = RangeProof.from_bytes(raw[offset:offset + size])
-            offset += proof.serialized_size()
-            statements.append(statement.range_statement(values[statement.offset:statement.offset + statement.size]))
-            proofs.append(proof)
+        values += value_list(params, record, points, pc)
+    # One group of G = 4 records here (M = 4, G*Q = 112): the group's parts cover their four value lists.
+    assert params.group_size == 4 and params.groups == 1
+    assert len(raw) == params.proofs_record_size
+    offset = 0
+    for statement in MarginPartStatement.parts_of(params, manifest.exchange, manifest.round,
+                                                  manifest.margin_root or b"", 0):
+        size = RangeProof.size_for((64 * statement.size).bit_length() - 1)
+        proof = RangeProof.from_bytes(raw[offset:offset + size])
+        offset += proof.serialized_size()
+        statements.append(statement.range_statement(values[statement.offset:statement.offset + statement.size]))
+        proofs.append(proof)
     verify_batch(statements, proofs)
     for a, asset in enumerate(manifest.assets):
         assert asset.debt_commitment == debt[a].to_bytes()
@@ -350,3 +354,21 @@ def test_without_margin_the_bundle_is_version_3(tmp_path: Path) -> None:
     assert not (result.bundle_dir / MARGIN_RECORDS_NAME).exists()
     with pytest.raises(InputError, match="needs --margin"):
         _prove(tmp_path, "spot2", margin=False, disclose_collateral=True)
+
+
+def test_dummy_slots_use_padding_room_before_growing_an_asset() -> None:
+    """The picks rank by keyed hash among assets with room left, take one room each, and fall back to the
+    plain ranking (growing an asset) only when no candidate has room."""
+    from prover.margin import _pick
+
+    symbols = ["A", "B", "C"]
+    key = b"\x07" * 32
+    ranked = _pick(key, [0, 1, 2], symbols, 3)  # no room given: the keyed ranking decides
+    assert ranked == [0, 1, 2]
+    room = [0, 1, 5]
+    first = _pick(key, [0, 1, 2], symbols, 2, room)
+    assert first == [1, 2] and room == [0, 0, 4]  # A has no room: B and C are taken
+    second = _pick(key, [0, 1, 2], symbols, 2, room)
+    assert 2 in second and room[2] == 3  # C still has room; the other pick falls back to the ranking
+    single = _pick(key, [0, 1], symbols, 1, [0, 0])
+    assert single == _pick(key, [0, 1], symbols, 1)  # no room anywhere: as without room

@@ -30,6 +30,7 @@ from bundle_factory import (
     SlotSpec,
     make_margin_bundle,
     rewrite_manifest,
+    spec_group_size,
     spec_margin_context,
     spec_margin_digest,
     spec_margin_record_id,
@@ -98,11 +99,14 @@ def test_the_factory_and_the_library_agree_on_the_digest_ids_and_contexts() -> N
         assets=tuple(AssetMargin(s, d, p, tuple(_tiers(x) for x in h)) for s, d, p, h in assets),
     )
     assert spec_margin_digest(2, 2, 4, 4, TYPES3, assets) == params.digest()
-    assert spec_parts(params.values_per_account) == list(params.parts)
+    G = spec_group_size(4, params.values_per_account)
+    assert G == params.group_size and spec_parts(G * params.values_per_account) == list(params.parts)
+    assert [spec_group_size(M, 18) for M in (1, 2, 4, 8, 16, 1024)] == [1, 2, 4, 8, 8, 8]
+    assert [spec_group_size(1024, Q) for Q in (100, 128, 129, 290, 482)] == [8, 8, 4, 2, 2]
     salt = bytes(range(32))
     assert spec_margin_record_id(ROUND, "zoë", salt) == margin_record_id(ROUND, "zoë", salt)
     statement = MarginPartStatement(
-        exchange=EXCHANGE, round=ROUND, margin_digest=params.digest(), margin_root=bytes(32), accounts=4, account=3,
+        exchange=EXCHANGE, round=ROUND, margin_digest=params.digest(), margin_root=bytes(32), accounts=4, group=3,
         part=1, offset=params.offsets[1], size=params.parts[1],
     )
     ours = spec_margin_context(EXCHANGE, ROUND, params.digest(), bytes(32), 4, 3, 1, params.offsets[1], params.parts[1])

@@ -58,6 +58,21 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Made:
     return make_margin_bundle(tmp_path_factory.mktemp("v4") / "bundle")
 
 
+@pytest.fixture(scope="module")
+def two_groups(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """Sixteen records (one account, fifteen dummies): two groups of G = 8, so moves between groups are tried."""
+    made = make_margin_bundle(tmp_path_factory.mktemp("v4g") / "bundle", default_spec(records=16))
+    assert made.params.group_size == 8 and made.params.groups == 2
+    return made
+
+
+@pytest.fixture
+def bundle2(two_groups: Made, tmp_path: Path) -> Path:
+    dst = tmp_path / "bundle"
+    shutil.copytree(two_groups.path, dst)
+    return dst
+
+
 @pytest.fixture
 def bundle(honest: Made, tmp_path: Path) -> Path:
     dst = tmp_path / "bundle"
@@ -201,28 +216,29 @@ def test_margin_leaves_are_read_by_offset(honest: Made, monkeypatch: pytest.Monk
 
 
 def test_margin_proofs_bind_the_parameters(honest: Made) -> None:
-    """A margin proof verifies for its own statement only: not under another digest (price table), root or account."""
-    params = honest.params
-    root = bytes.fromhex(honest.manifest["margin"]["root"])
-    j = 0
+    """A margin proof verifies for its own statement only: not under another digest (price table), root or group."""
+    from circuits.group import Point
     from circuits.margin import MarginRecord, value_list
 
-    record = MarginRecord.from_bytes(honest.records[j][2], params, j, [4, 4], PC.B.backend)
+    params = honest.params
+    root = bytes.fromhex(honest.manifest["margin"]["root"])
+    counts = [len(honest.leaves[a]) for a in ("BTC", "USDT")]
     leaves = {a: [leaf.V for leaf in honest.leaves[a]] for a in ("BTC", "USDT")}
     symbols = ["BTC", "USDT"]
-    from circuits.group import Point
-
-    points = [Point.from_bytes(leaves[symbols[s.asset]][s.leaf]) for s in record.slots]
-    values = value_list(params, record, points, PC)
-    data = (honest.path / PROOFS).read_bytes()[HEADER + j * params.proofs_record_size :]
+    values = []
+    for j in range(params.group_size):  # group 0: records 0 .. G-1, their value lists in record order
+        record = MarginRecord.from_bytes(honest.records[j][2], params, j, counts, PC.B.backend)
+        points = [Point.from_bytes(leaves[symbols[s.asset]][s.leaf]) for s in record.slots]
+        values += value_list(params, record, points, PC)
+    data = (honest.path / PROOFS).read_bytes()[HEADER:]
     size = range_record_size(params.parts[0])
     proof = RangeProof.from_bytes(data[:size])
-    right = MarginPartStatement.parts_of(params, "Margin Test Exchange", "2026-03-31", root, j)[0]
+    right = MarginPartStatement.parts_of(params, "Margin Test Exchange", "2026-03-31", root, 0)[0]
     verify_range(right.range_statement(values[: right.size]), proof)
     for other in (
         MarginPartStatement(**{**right.__dict__, "margin_digest": bytes(32)}),
         MarginPartStatement(**{**right.__dict__, "margin_root": bytes(32)}),
-        MarginPartStatement(**{**right.__dict__, "account": 1}),
+        MarginPartStatement(**{**right.__dict__, "group": 1}),
     ):
         with pytest.raises(VerificationError):
             verify_range(other.range_statement(values[: right.size]), proof)
@@ -377,8 +393,9 @@ def test_a_missing_records_file_is_malformed(honest: Made, bundle: Path) -> None
 # --- margin.proofs.bin --------------------------------------------------------------------------------------
 
 
-def proof_offset(made: Made, j: int, p: int) -> int:
-    return HEADER + j * made.params.proofs_record_size + sum(range_record_size(m) for m in made.params.parts[:p])
+def proof_offset(made: Made, g: int, p: int) -> int:
+    """Where part ``p`` of group ``g``'s proofs starts in margin.proofs.bin."""
+    return HEADER + g * made.params.proofs_record_size + sum(range_record_size(m) for m in made.params.parts[:p])
 
 
 def test_a_changed_proofs_file_is_malformed_unless_resigned(honest: Made, bundle: Path) -> None:
@@ -388,46 +405,46 @@ def test_a_changed_proofs_file_is_malformed_unless_resigned(honest: Made, bundle
     rejected(bundle, FormatError, PROOFS)
 
 
-@pytest.mark.parametrize("j", [0, 1])
+@pytest.mark.parametrize("j", [0, 1])  # the group
 @pytest.mark.parametrize("p", [0, 1, 2])
-def test_a_proof_version_byte_is_malformed(honest: Made, bundle: Path, j: int, p: int) -> None:
-    rewrite_file(bundle, PROOFS, lambda d: patch(d, proof_offset(honest, j, p), b"\x02"))
-    rejected(bundle, FormatError, f"{PROOFS} record {j}")
+def test_a_proof_version_byte_is_malformed(two_groups: Made, bundle2: Path, j: int, p: int) -> None:
+    rewrite_file(bundle2, PROOFS, lambda d: patch(d, proof_offset(two_groups, j, p), b"\x02"))
+    rejected(bundle2, FormatError, f"{PROOFS} record {j}")
 
 
-@pytest.mark.parametrize("j", [0, 1])
+@pytest.mark.parametrize("j", [0, 1])  # the group
 @pytest.mark.parametrize("p", [0, 1, 2])
-def test_a_non_canonical_proof_scalar_is_malformed(honest: Made, bundle: Path, j: int, p: int) -> None:
-    rewrite_file(bundle, PROOFS, lambda d: patch(d, proof_offset(honest, j, p) + 193, b"\xff" * 32))
-    rejected(bundle, FormatError, f"{PROOFS} record {j}")
+def test_a_non_canonical_proof_scalar_is_malformed(two_groups: Made, bundle2: Path, j: int, p: int) -> None:
+    rewrite_file(bundle2, PROOFS, lambda d: patch(d, proof_offset(two_groups, j, p) + 193, b"\xff" * 32))
+    rejected(bundle2, FormatError, f"{PROOFS} record {j}")
 
 
-@pytest.mark.parametrize("j", [0, 1])
+@pytest.mark.parametrize("j", [0, 1])  # the group
 @pytest.mark.parametrize("p", [0, 1, 2])
 @pytest.mark.parametrize("at", [1, 49, 97, 145, 289], ids=["A", "S", "T1", "T2", "L0"])
-def test_a_changed_proof_point_is_false(honest: Made, bundle: Path, j: int, p: int, at: int) -> None:
-    rewrite_file(bundle, PROOFS, lambda d: patch(d, proof_offset(honest, j, p) + at, OTHER_POINT))
-    rejected(bundle, VerificationError, f"{PROOFS} record {j}")
+def test_a_changed_proof_point_is_false(two_groups: Made, bundle2: Path, j: int, p: int, at: int) -> None:
+    rewrite_file(bundle2, PROOFS, lambda d: patch(d, proof_offset(two_groups, j, p) + at, OTHER_POINT))
+    rejected(bundle2, VerificationError, f"{PROOFS} record {j}")
 
 
-def test_the_lowest_failing_account_is_reported(honest: Made, bundle: Path) -> None:
+def test_the_lowest_failing_group_is_reported(two_groups: Made, bundle2: Path) -> None:
     def both(d: bytearray) -> None:
-        patch(d, proof_offset(honest, 1, 0) + 1, OTHER_POINT)
-        patch(d, proof_offset(honest, 0, 2) + 1, OTHER_POINT)
+        patch(d, proof_offset(two_groups, 1, 0) + 1, OTHER_POINT)
+        patch(d, proof_offset(two_groups, 0, 2) + 1, OTHER_POINT)
 
-    rewrite_file(bundle, PROOFS, both)
-    rejected(bundle, VerificationError, f"{PROOFS} record 0")
+    rewrite_file(bundle2, PROOFS, both)
+    rejected(bundle2, VerificationError, f"{PROOFS} record 0")
 
 
-def test_swapped_proof_records_are_false(honest: Made, bundle: Path) -> None:
-    size = honest.params.proofs_record_size
+def test_swapped_proof_records_are_false(two_groups: Made, bundle2: Path) -> None:
+    size = two_groups.params.proofs_record_size
 
     def swap(d: bytearray) -> None:
         a, b = bytes(d[HEADER : HEADER + size]), bytes(d[HEADER + size : HEADER + 2 * size])
         d[HEADER : HEADER + 2 * size] = b + a
 
-    rewrite_file(bundle, PROOFS, swap)
-    rejected(bundle, VerificationError, f"{PROOFS} record 0")
+    rewrite_file(bundle2, PROOFS, swap)
+    rejected(bundle2, VerificationError, f"{PROOFS} record 0")
 
 
 def test_a_proofs_header_with_another_record_size_is_malformed(honest: Made, bundle: Path) -> None:
@@ -616,8 +633,8 @@ BOTH: list[tuple[str, Callable[[Made, Path], None], type[ProofError], str]] = [
         reroot(b)) and None, VerificationError, f"{RECORDS} record 1"),
     ("debt", lambda h, b: rewrite_manifest(b, _set("assets.0.debt_commitment", OTHER_POINT.hex())),
      VerificationError, "manifest.assets[0].debt_commitment"),
-    ("proof", lambda h, b: rewrite_file(b, PROOFS, lambda d: patch(d, proof_offset(h, 1, 1) + 1, OTHER_POINT)),
-     VerificationError, f"{PROOFS} record 1"),
+    ("proof", lambda h, b: rewrite_file(b, PROOFS, lambda d: patch(d, proof_offset(h, 0, 1) + 1, OTHER_POINT)),
+     VerificationError, f"{PROOFS} record 0"),
     ("digest", lambda h, b: rewrite_manifest(b, _then_redigest(_set("margin.assets.1.price", "101"))),
      VerificationError, "BTC.rangeproofs.bin chunk 0"),
 ]
@@ -647,7 +664,7 @@ def test_inspect_shows_the_margin_section(honest: Made) -> None:
     margin = summary["margin"]
     assert (margin["accounts"], margin["slots"], margin["tiers"], margin["types"]) == (2, 2, 2, 1)
     assert margin["params_sha256"] == honest.manifest["margin"]["params_sha256"]
-    assert margin["values_per_account"] == 14 and margin["parts"] == [8, 4, 2]
+    assert margin["values_per_account"] == 14 and margin["parts"] == [16, 8, 4]
     btc = margin["assets"][0]
     assert (btc["symbol"], btc["price"], btc["price_display"]) == ("BTC", "9700000", "97000.00")
     assert btc["haircuts"]["loan"] == [

@@ -439,7 +439,7 @@ def test_margin_constants_and_hashes_by_behaviour() -> None:
     ).digest()  # fmt: skip
     digest, root = b"\x11" * 32, b"\x22" * 32
     part = margin.MarginPartStatement(
-        exchange="Ex", round="R1", margin_digest=digest, margin_root=root, accounts=2, account=1, part=0,
+        exchange="Ex", round="R1", margin_digest=digest, margin_root=root, accounts=2, group=1, part=0,
         offset=0, size=8,
     )  # fmt: skip
     assert part.context() == (

@@ -16,18 +16,18 @@ r"""The margin step of a format-4 bundle (``docs/FORMAT.md`` §14.4-§14.5, ``ci
   false failure is kept and reported after the root comparison, as §14.5 orders it.
 * **Sums.** ``C_D,a += D_s`` and ``Σ (E_s - W_s)`` per asset (the pledged collateral, for a
   disclosed opening).
-* **The value list** (:func:`circuits.margin.value_list`, ``Q`` points) and the account's parts:
-  a derived point that is the identity is **false**, a proof record that does not parse
-  **malformed**, a proof that does not verify **false**, all section
-  ``margin.proofs.bin record <j>``. Proofs are batched (:class:`verifier.batch.ProofBatch`,
-  ``batch_accounts`` accounts per MSM); the lowest failing account is reported, after every
-  failure of the records.
+* **The value list** (:func:`circuits.margin.value_list`, ``Q`` points per record) and, after
+  each group's ``G`` records, the group's parts (proofs record ``g``): a derived point that is
+  the identity is **false**, a proof record that does not parse **malformed**, a proof that does
+  not verify **false**, all section ``margin.proofs.bin record <g>``. Proofs are batched
+  (:class:`verifier.batch.ProofBatch`, about ``batch_accounts`` accounts per MSM); the lowest
+  failing group is reported, after every failure of the records.
 
 Then, in §14.5's order: the root against ``margin.root`` (**false**, section
 ``margin.records.bin``), the kept record failure, every asset's ``debt_commitment`` against
 its sum (**false**, section ``manifest.assets[<a>].debt_commitment``), then the proofs.
 
-Memory: one record, its ``S`` leaves and the pending batch at a time, the tree's
+Memory: one group of records, their leaves and the pending batch at a time, the tree's
 ``O(log M)`` stack and one bit per leaf of each asset. Both margin files are re-hashed as
 they are read (:class:`verifier.reading.RecordReader`), so a file changed since step 2 is
 malformed; leaf records are read by offset from the leaves files that step 3' streamed.
@@ -64,7 +64,7 @@ from verifier.report import MarginReport
 
 __all__: list[str] = []
 
-#: Keys of the proofs batch: ``account << PART_BITS | part`` (an account has at most 9 parts).
+#: Keys of the proofs batch: ``group << PART_BITS | part`` (a group has at most 11 parts: ``G*Q <= 1024``).
 PART_BITS = 5
 
 
@@ -79,7 +79,7 @@ class MarginTotals:
 
 
 def proofs_where(key: int) -> tuple[str, str, str]:
-    """Name the account of a proofs-batch key: ``("margin.proofs.bin record <j>", file, "record <j> part <p>")``."""
+    """Name the group of a proofs-batch key: ``("margin.proofs.bin record <g>", file, "record <g> part <p>")``."""
     j, p = key >> PART_BITS, key & ((1 << PART_BITS) - 1)
     return f"{MARGIN_PROOFS_NAME} record {j}", MARGIN_PROOFS_NAME, f"record {j} part {p}"
 
@@ -94,8 +94,8 @@ def _proofs_error(cls: type[ProofError], j: int, message: str) -> ProofError:
     return cls(f"{where}: {message}", section=where, file=MARGIN_PROOFS_NAME, field=f"record {j}")
 
 
-def parse_account_proofs(data: bytes, params: MarginParams, j: int, backend: GroupBackend) -> list[RangeProof]:
-    """Split proofs record ``j`` into its parts' range proofs, in part order (§14.4).
+def parse_group_proofs(data: bytes, params: MarginParams, j: int, backend: GroupBackend) -> list[RangeProof]:
+    """Split proofs record ``j`` (group ``j``) into its parts' range proofs, in part order (§14.4).
 
     Raises:
         FormatError: a part does not parse; section ``margin.proofs.bin record <j>``.
@@ -179,7 +179,8 @@ def verify_margin(
     debt = [be.identity() for _ in range(n_assets)]
     collateral = [be.identity() for _ in range(n_assets)]
     tree = MerkleAccumulator()
-    batch = ProofBatch(batch_accounts * len(params.parts), proofs_where)
+    batch = ProofBatch(max(1, batch_accounts // params.group_size) * len(params.parts), proofs_where)
+    group: list[tuple[MarginRecord, list[Point]]] = []
     records_failure: VerificationError | None = None
     previous_id = b""
     record_size, proofs_size = params.record_size, params.proofs_record_size
@@ -218,12 +219,16 @@ def verify_margin(
                     points.append(E)
                     debt[a] = add(debt[a], slot.D.raw)
                     collateral[a] = add(collateral[a], add(E.raw, neg(slot.W.raw)))
+                group.append((record, points))
+                if len(group) < params.group_size:
+                    continue
+                g = j // params.group_size
                 proof_record = proofs.read(proofs_size)
-                if batch.failure is not None:
-                    continue  # the lowest failing account is kept; later ones cannot change it
-                _add_account(batch, params, manifest, margin.root, j, record, points, proof_record, pc_gens)
-                if batch.full():
-                    batch.flush()
+                if batch.failure is None:  # else the lowest failing group is kept; later ones cannot change it
+                    _add_group(batch, params, manifest, margin.root, g, group, proof_record, pc_gens)
+                    if batch.full():
+                        batch.flush()
+                group = []
             records.finish()
             proofs.finish()
     finally:
@@ -255,32 +260,35 @@ def verify_margin(
     return MarginTotals(sums, tuple(Point(p, be) for p in collateral))
 
 
-def _add_account(
+def _add_group(
     batch: ProofBatch,
     params: MarginParams,
     manifest: Manifest,
     root: bytes,
-    j: int,
-    record: MarginRecord,
-    points: list[Point],
+    g: int,
+    group: list[tuple[MarginRecord, list[Point]]],
     proof_record: bytes,
     pc_gens: PedersenGens,
 ) -> None:
-    """Derive account ``j``'s value list and queue its parts (or keep its failure) in ``batch``."""
-    key = j << PART_BITS
-    values = value_list(params, record, points, pc_gens)
-    label = identity_value(values, params)
-    if label is not None:
-        batch.fail(key, _proofs_error(VerificationError, j, f"the derived value {label!r} is the identity"))
-        return
+    """Derive group ``g``'s value list (its records' lists, in order) and queue its parts (or its failure)."""
+    key = g << PART_BITS
+    values: list[Point] = []
+    for i, (record, points) in enumerate(group):
+        account_values = value_list(params, record, points, pc_gens)
+        label = identity_value(account_values, params)
+        if label is not None:
+            j = g * params.group_size + i
+            message = f"record {j}'s derived value {label!r} is the identity"
+            batch.fail(key, _proofs_error(VerificationError, g, message))
+            return
+        values += account_values
     try:
-        parts = parse_account_proofs(proof_record, params, j, pc_gens.B.backend)
+        parts = parse_group_proofs(proof_record, params, g, pc_gens.B.backend)
     except FormatError as exc:
         batch.fail(key, exc)
         return
     for statement, proof in zip(
-        MarginPartStatement.parts_of(params, manifest.exchange, manifest.round, root, j), parts, strict=True
+        MarginPartStatement.parts_of(params, manifest.exchange, manifest.round, root, g), parts, strict=True
     ):
         o, m = statement.offset, statement.size
         batch.add(key | statement.part, statement.range_statement(values[o : o + m]), proof)
-

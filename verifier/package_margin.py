@@ -18,13 +18,15 @@ record, which §8.1's step 4 recomputes: :func:`slot_leaf_ids`.)
    ``D, W, V, H, Lo`` is the commitment of the package's opening (**false**, ``package.margin``);
 3. the leaves of the dummy slots are read by offset from their assets' leaves files; each named
    leaf carries the record's margin leaf id (**false**, section ``<S>.leaves.bin record <i>``);
-4. record ``record_index`` of ``margin.proofs.bin`` parses (**malformed**), the value list
-   (:func:`circuits.margin.value_list`) has no identity (**false**), and its parts' proofs go into
+4. the account's group ``g = record_index // G``: the other records ``g*G .. g*G + G - 1`` are read
+   by offset (parsed, **malformed** otherwise) with their slots' leaves; record ``g`` of
+   ``margin.proofs.bin`` parses (**malformed**), the group's value list (each record's
+   :func:`circuits.margin.value_list`, in record order) has no identity (**false**), and its parts' proofs go into
    the check's one batch with the spot entries' proofs (:func:`verifier.package_tree.verify_pending`),
    as do the solvency proofs of the slots' assets that are not among the package's entries
    (version-4 statements, ``C_L - C_D`` from the manifest).
 
-If a dummy slot's leaves file is absent or unreadable, the account's proofs cannot be checked:
+If a leaves file the group needs is absent or unreadable, the account's proofs cannot be checked:
 the record, its path and its openings still are, and the caller marks the run partial. What the
 check proves, and that the debt totals being the sums of all records rests on ``solvency verify``,
 is stated by the verdict (:mod:`verifier.package`).
@@ -59,7 +61,7 @@ from circuits.merkle import verify_merkle_path
 from circuits.package import MarginEntry, Package
 from circuits.proofs import RangeProof
 from verifier.bundle import solvency_statement
-from verifier.margin import identity_value, parse_account_proofs
+from verifier.margin import identity_value, parse_group_proofs
 from verifier.package_tree import Pending, ProofItem, leaves_absent
 from verifier.reading import RecordFile, decode_leaf, margin_section
 from verifier.report import MarginAccountReport, PackageReport, format_units
@@ -310,6 +312,7 @@ def _check_margin_files(
     _check_record(margin, record, data, root, positions, alone, report)
 
     # 3. the leaves: the real slots' are the package's entries; the dummy slots' are read by offset.
+    leaf_files: dict[int, RecordFile] = {}
     points: list[Point] = []
     for s, (slot, a) in enumerate(zip(margin.slots, positions, strict=True)):
         asset = manifest.assets[a]
@@ -323,7 +326,11 @@ def _check_margin_files(
                 f"could not be read",
             )
             return Pending([], lambda exc: None, lambda: None)
-        leaves = open_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count, LEAF_RECORD_SIZE)
+        leaves = leaf_files.get(a)
+        if leaves is None:
+            leaves = open_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count,
+                               LEAF_RECORD_SIZE)
+            leaf_files[a] = leaves
         leaf = leaves.record(slot.leaf_index)
         where = f"{asset.leaves.name} record {slot.leaf_index}"
         if leaf[:32] != margin_leaf_id(record.record_id, asset.symbol):
@@ -340,28 +347,60 @@ def _check_margin_files(
     report.add("margin leaves", True, "the leaves of your record's slots are your leaves and, for padding slots, "
                                       "zero leaves carrying your record's margin leaf id")
 
-    # 4. the account's proofs (and the solvency proofs of slot assets the entries do not cover).
-    proofs = open_file(bundle / section.proofs.name, section.proofs, MAGIC_MARGIN_PROOFS, params.accounts,
+    # 4. the group's proofs: records g*G .. g*G + G - 1 (the other records and their leaves read by offset), and
+    #    the solvency proofs of slot assets the entries do not cover.
+    values = value_list(params, record, points, pc_gens)
+    label = identity_value(values, params)
+    name = section.proofs.name
+    G = params.group_size
+    g = j // G
+    if label is not None:
+        where = f"{name} record {g}"
+        raise _fail(report, "margin proofs", f"the derived value {label!r} is the identity", where,
+                    file=name, field=f"record {g}")
+    leaf_counts = [a.leaf_count for a in manifest.assets]
+    group_values: list[Point] = []
+    for i in range(g * G, (g + 1) * G):
+        if i == j:
+            group_values += values
+            continue
+        other = MarginRecord.from_bytes(records.record(i), params, i, leaf_counts, be)
+        other_points = []
+        for slot_i in other.slots:
+            asset = manifest.assets[slot_i.asset]
+            f = leaf_files.get(slot_i.asset)
+            if f is None:
+                if leaves_absent(bundle / asset.leaves.name):
+                    report.add(
+                        "margin proofs", True,
+                        f"NOT checked: the {asset.symbol} leaves file is absent or unreadable, so the leaves of "
+                        f"record {i}, which shares your account's proofs, could not be read",
+                    )
+                    return Pending([], lambda exc: None, lambda: None)
+                f = open_file(bundle / asset.leaves.name, asset.leaves, MAGIC_LEAVES, asset.leaf_count,
+                              LEAF_RECORD_SIZE)
+                leaf_files[slot_i.asset] = f
+            other_points.append(decode_leaf(slot_i.leaf, f.record(slot_i.leaf)[32:], be, asset.leaves.name))
+        other_values = value_list(params, other, other_points, pc_gens)
+        other_label = identity_value(other_values, params)
+        if other_label is not None:
+            raise _fail(report, "margin proofs", f"record {i}'s derived value {other_label!r} is the identity",
+                        f"{name} record {g}", file=name, field=f"record {g}")
+        group_values += other_values
+    proofs = open_file(bundle / section.proofs.name, section.proofs, MAGIC_MARGIN_PROOFS, params.groups,
                        params.proofs_record_size)
     try:
-        parts = parse_account_proofs(proofs.record(j), params, j, be)
+        parts = parse_group_proofs(proofs.record(g), params, g, be)
     except FormatError as exc:
         report.add("margin proofs", False, str(exc))
         raise
-    values = value_list(params, record, points, pc_gens)
-    label = identity_value(values, params)
-    if label is not None:
-        where = f"{section.proofs.name} record {j}"
-        raise _fail(report, "margin proofs", f"the derived value {label!r} is the identity", where,
-                    file=section.proofs.name, field=f"record {j}")
     items: list[ProofItem] = []
-    name = section.proofs.name
     for statement, proof in zip(
-        MarginPartStatement.parts_of(params, manifest.exchange, manifest.round, root, j), parts, strict=True
+        MarginPartStatement.parts_of(params, manifest.exchange, manifest.round, root, g), parts, strict=True
     ):
         o, m = statement.offset, statement.size
-        items.append((f"{name} record {j}", name, f"record {j} part {statement.part}",
-                      statement.range_statement(values[o : o + m]), proof))
+        items.append((f"{name} record {g}", name, f"record {g} part {statement.part}",
+                      statement.range_statement(group_values[o : o + m]), proof))
     covered = {e.asset for e in package.entries}
     extra = sorted({a for a, slot in zip(positions, margin.slots, strict=True) if slot.asset not in covered})
     for a in extra:
@@ -385,15 +424,17 @@ def _check_margin_files(
         if exc.file == name:
             report.add("margin proofs", False, str(exc))
         else:
-            report.add("margin proofs", True, f"the {len(parts)} range proofs of your margin account verify")
+            report.add("margin proofs", True, f"the {len(parts)} range proofs of your margin account's group verify")
             report.add("margin solvency", False, str(exc))
 
     def on_pass() -> None:
         result.proofs_checked = True
+        shared = f" (shared with the {G - 1} other records of your group)" if G > 1 else ""
         report.add(
             "margin proofs", True,
-            f"the {len(parts)} range proofs of your account's {params.values_per_account} values verify: every "
-            f"debt, unpledged equity, floor remainder, collateral value, tier slack and excess limb is in [0, 2^64)",
+            f"the {len(parts)} range proofs of your account's {params.values_per_account} values{shared} verify: "
+            f"every debt, unpledged equity, floor remainder, collateral value, tier slack and excess limb is in "
+            f"[0, 2^64)",
         )
         if extra_symbols:
             report.add(

@@ -231,7 +231,7 @@ def margin_file_roles(manifest: Manifest) -> list[tuple[FileEntry, bytes, int, i
     params = margin.params
     return [
         (margin.records, MAGIC_MARGIN_RECORDS, params.accounts, params.record_size),
-        (margin.proofs, MAGIC_MARGIN_PROOFS, params.accounts, params.proofs_record_size),
+        (margin.proofs, MAGIC_MARGIN_PROOFS, params.groups, params.proofs_record_size),
     ]
 
 
