@@ -7,7 +7,7 @@
 // the page says what `solvency check` prints. The report holds public results only: never a
 // blinding or a salt.
 
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { toHex } from './bytes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Display helpers (verifier/report.py)
@@ -35,7 +35,7 @@ export function formatRatio(num, den) {
 
 /** The first 16 hex digits of a digest, then "..." (verifier/package.py _short). */
 export function short(digest) {
-  return `${bytesToHex(digest).slice(0, 16)}...`;
+  return `${toHex(digest).slice(0, 16)}...`;
 }
 
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
@@ -253,7 +253,7 @@ function ratioText(asset) {
 
 /** State the verdict: each sentence a claim, each proven one backed by the checks that ran. */
 export function stateClaims(pkg, manifest, report) {
-  const digest = bytesToHex(pkg.bundleDigest);
+  const digest = toHex(pkg.bundleDigest);
   const proven = (key, text, asset, ...checks) => report.claim({ key, text, proven: true, asset, backedBy: checks });
   const notProven = (key, text, asset = null) => report.claim({ key, text, proven: false, asset, backedBy: [] });
 
@@ -296,7 +296,7 @@ export function stateClaims(pkg, manifest, report) {
       proven(
         'committed_in_package',
         `Your ${S} balance ${r.amountDisplay} is committed in leaf ${entry.leafIndex} of ${entry.leafCount} ` +
-          `under the ${S} Merkle root ${bytesToHex(entry.merkleRoot)} stated in your package.`,
+          `under the ${S} Merkle root ${toHex(entry.merkleRoot)} stated in your package.`,
         S, [S, 'leaf id'], [S, 'merkle path'],
       );
       return;
@@ -422,7 +422,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
       'committed_in_package',
       `Your ${S} balance ${r.amountDisplay} is committed in leaf ${entry.leafIndex} of ${entry.leafCount} ` +
         `(chunk ${k}), and your package's chunk path gives that chunk's tree hash; the climb to the root ` +
-        `${bytesToHex(entry.merkleRoot)} needs the bundle's nodes.`,
+        `${toHex(entry.merkleRoot)} needs the bundle's nodes.`,
       S, [S, 'leaf id'], [S, 'chunk path'], [S, 'node path'],
     );
     return;
@@ -430,7 +430,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
   const asset = manifest.assets.find((a) => a.symbol === S);
   const depth = entry.nodePath.length;
   const nodes = `${depth} sum node${depth === 1 ? '' : 's'}`;
-  const digest = bytesToHex(manifest.digest);
+  const digest = toHex(manifest.digest);
   const leaves = !report.chunksUnchecked.includes(S);
   const pathChecks = [[S, 'bundle digest'], [S, 'asset in bundle'], [S, 'files'], [S, 'chunk node'],
     [S, 'sum tree path'], [S, 'root']];
@@ -594,7 +594,7 @@ function marginClaims(pkg, manifest, report, proven, notProven) {
   proven(
     'margin_committed',
     `Your margin account is record ${margin.recordIndex} of the bundle's ${margin.recordCount} margin records ` +
-      `(padded with dummy accounts): its audit path reaches margin.root ${bytesToHex(manifest.marginRoot)}, which every margin and ` +
+      `(padded with dummy accounts): its audit path reaches margin.root ${toHex(manifest.marginRoot)}, which every margin and ` +
       `solvency proof of the bundle binds, and its ${margin.slots.length} slots name your leaves.`,
     null, ...recordChecks,
   );
