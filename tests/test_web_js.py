@@ -32,7 +32,16 @@ def _node() -> str:
 def test_web_tests_exist() -> None:
     """The JS test files are there (a glob that matches nothing would test nothing)."""
     names = {path.name for path in WEB_TESTS}
-    for required in ("points.test.mjs", "transcript.test.mjs", "range_proof_vectors.test.mjs"):
+    for required in (
+        "points.test.mjs",
+        "generators.test.mjs",
+        "transcript.test.mjs",
+        "range_proof_vectors.test.mjs",
+        "range_proof_tamper.test.mjs",
+        "merkle.test.mjs",
+        "bundles.test.mjs",
+        "chunk64.test.mjs",
+    ):
         assert required in names
 
 
