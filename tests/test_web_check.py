@@ -14,8 +14,9 @@ check may differ (they quote the decoders' own messages).
 The cases: the package alone; the package with the files its check needs (the manifest, the asset's
 range proofs, nodes, node proofs, solvency and leaves); the same without the leaves (partial); the whole
 bundle; a margin account; tampered packages (each field class) and bundles; a package of another round;
-a wrong pinned digest and customer id. One thing the browser check refuses instead of mirroring: a bundle
-with a wallet list (its proofs of control are not ported), which must raise ParameterError, never claim.
+a wrong pinned digest and customer id. One step of the Python check is not mirrored: a bundle with a
+wallet list (``solvency prove --wallets``) has its wallets' proofs of control verified by Python, not
+by the browser, whose verdict is then Python's made partial, saying the wallets were NOT checked.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reserves_fixtures import prove_v2, signed_list
 
 from circuits.errors import ProofError
 from circuits.jsonio import canonical_json
@@ -298,11 +300,78 @@ def test_the_frozen_vectors_agree_with_python(tmp_path: Path) -> None:
         ]
     verdicts = _agree([c for c in cases if c.name != "v2"], tmp_path)
     assert [v["status"] for v in verdicts] == ["partial", "pass", "partial", "partial", "pass", "partial", "pass"]
-    # The v2 bundle has a wallet list: the browser check refuses it (ParameterError), never claims.
-    (refused,) = _js([c for c in cases if c.name == "v2"], tmp_path)
-    assert (refused["status"], refused["error_class"], refused["failure_section"]) == (
-        "fail", "ParameterError", "wallets.json")
-    assert refused["claims"] == [] and refused["failure_kind"] == "input"
+    # The v2 bundle has a wallet list, whose proofs of control the browser check does not verify: partial.
+    (v2,) = [c for c in cases if c.name == "v2"]
+    _agree_but_wallets([v2], tmp_path)
+
+
+def _wallets_unchecked(python: dict[str, Any]) -> dict[str, Any]:
+    """The verdict the browser check must give where Python's checked a wallet list: the same, but partial.
+
+    The wallets' proofs of control are not verified in the browser: no "reserves" check runs, and each
+    ``reserves_wallets`` sentence is a not-proven one (its text is compared apart).
+    """
+    out = copy.deepcopy(python)
+    if out["status"] != "fail":
+        out.update(status="partial", ok=False, exit_code=6)
+    for e in out["entries"]:
+        e["checks"] = [c for c in e["checks"] if c["name"] != "reserves"]
+        e["ok"] = all(c["passed"] for c in e["checks"])
+    for c in out["claims"]:
+        if c["key"] == "reserves_wallets":
+            c.update(proven=False, backed_by=[], text="(wallets)")
+    out["proven"] = [c["text"] for c in out["claims"] if c["proven"]]
+    out["not_proven"] = [c["text"] for c in out["claims"] if not c["proven"]]
+    return out
+
+
+def _agree_but_wallets(cases: list[Case], scratch: Path) -> list[dict[str, Any]]:
+    """As :func:`_agree`, for bundles with a wallet list: Python's verdict, partial, reserves NOT checked."""
+    js = _js(cases, scratch)
+    python = [_python(c, scratch) for c in cases]
+    for case, j, p in zip(cases, js, python, strict=True):
+        texts = [c["text"] for c in j["claims"] if c["key"] == "reserves_wallets"]
+        assert texts and all(t.startswith("PARTIAL CHECK (browser)") and "did NOT verify" in t for t in texts)
+        assert j["wallets_unchecked"] and j["status"] == "partial", case.name
+        for c in j["claims"]:
+            if c["key"] == "reserves_wallets":
+                c["text"] = "(wallets)"
+        j["proven"] = [c["text"] for c in j["claims"] if c["proven"]]
+        j["not_proven"] = [c["text"] for c in j["claims"] if not c["proven"]]
+        assert comparable(j) == comparable(_wallets_unchecked(p)), case.name
+    return python
+
+
+@pytest.fixture(scope="module")
+def wallets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """A format-3 bundle with a signed wallet list (``solvency prove --wallets``) and its packages."""
+    work = tmp_path_factory.mktemp("wallets")
+    ledger, wallet_list, _, _ = signed_list(work, customers=6, assets=("BTC", "ETH"))
+    bundle, _ = prove_v2(work, wallet_list, ledger)
+    packages = {}
+    for path in (work / "bundle-pkg").glob("*.json"):
+        data = json.loads(path.read_bytes())
+        if "customer_id" in data:
+            packages[data["customer_id"]] = data
+    return bundle, packages
+
+
+def test_a_bundle_with_a_wallet_list_is_partial_and_says_the_wallets_were_not_checked(
+    wallets: tuple[Path, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    bundle, packages = wallets
+    customer, package = sorted(packages.items())[0]
+    path = _write(tmp_path / "package.json", package)
+    digest = package["bundle_digest"]
+    files = [p for p in _all(bundle) if p.name != "wallets.json"]
+    cases = [
+        Case("whole", path, _all(bundle), digest, customer), Case("no-wallets-file", path, files, digest, customer),
+    ]
+    verdicts = _agree_but_wallets(cases[:1], tmp_path)
+    assert verdicts[0]["status"] == "pass"
+    # The browser check does not read wallets.json at all: without it, the same partial verdict.
+    (js,) = _js(cases[1:], tmp_path)
+    assert js["status"] == "partial" and js["wallets_unchecked"]
 
 
 # --- failures ----------------------------------------------------------------------------------------

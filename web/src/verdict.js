@@ -152,6 +152,8 @@ export class PackageReport {
     this.chunksUnchecked = [];
     this.margin = null;
     this.failure = null;
+    // A bundle with a wallet list: its proofs of control were not verified here (the run is partial).
+    this.reservesUnchecked = false;
   }
 
   get marginUnchecked() {
@@ -161,6 +163,7 @@ export class PackageReport {
   /** "fail", "partial" (passed, but not everything a full verdict states was checked) or "pass". */
   get status() {
     if (!this.ok) return 'fail';
+    if (this.reservesUnchecked) return 'partial';
     if (this.scope === 'full' || (this.scope === 'sum-tree' && !this.chunksUnchecked.length && !this.marginUnchecked)) {
       return 'pass';
     }
@@ -219,6 +222,7 @@ export class PackageReport {
       chunks_unchecked: [...this.chunksUnchecked],
       margin_checked: this.margin !== null && this.margin.proofsChecked,
       margin: this.margin === null ? null : this.margin.toJSON(),
+      wallets_unchecked: this.reservesUnchecked,
       customer_id: this.customerId,
       customer_id_confirmed: this.customerIdConfirmed,
       digest_pinned: this.digestPinned,
@@ -319,15 +323,7 @@ export function stateClaims(pkg, manifest, report) {
     const ratio = ratioText(asset);
     const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
     const wallets = manifest.wallets !== null && (report.scope === 'full' || report.scope === 'sum-tree');
-    if (wallets) {
-      const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
-      proven(
-        'reserves_wallets',
-        `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
-          'proof of control was checked for this exchange, round and snapshot block.',
-        S, [S, 'reserves'],
-      );
-    }
+    if (wallets) reservesClaim(asset, report, proven, notProven);
     if (report.scope === 'full') {
       proven(
         'range_all_chunks',
@@ -413,6 +409,33 @@ export function stateClaims(pkg, manifest, report) {
   );
 }
 
+/**
+ * The sentence on an asset's wallet-list reserves. The Python check verifies every wallet's proof of control
+ * and says so; this check does not (the wallet list's signature code is not ported), so it says, in its
+ * place, that they were NOT checked, and the run is partial (report.reservesUnchecked).
+ */
+function reservesClaim(asset, report, proven, notProven) {
+  const S = asset.symbol;
+  const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
+  const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
+  if (!report.reservesUnchecked) {
+    proven(
+      'reserves_wallets',
+      `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
+        'proof of control was checked for this exchange, round and snapshot block.',
+      S, [S, 'reserves'],
+    );
+    return;
+  }
+  notProven(
+    'reserves_wallets',
+    `PARTIAL CHECK (browser): the bundle states the ${S} reserves of ${reserves} as the sum of its ${S} ` +
+      `wallets${attested}, but this check did NOT verify the wallets' proofs of control, nor that they back ` +
+      'those reserves: `solvency check --bundle` (or `solvency verify`) checks them.',
+    S,
+  );
+}
+
 /** The sentences for one entry of a version-2/3 package (format-3/4 bundle, §8.1 "Version 3"). */
 function treeClaims(entry, r, manifest, report, proven, notProven) {
   const S = entry.asset;
@@ -482,15 +505,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
   }
   const ratio = ratioText(asset);
   const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
-  if (asset.reservesBasis !== 'declared' && manifest.wallets !== null) {
-    const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
-    proven(
-      'reserves_wallets',
-      `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
-        'proof of control was checked for this exchange, round and snapshot block.',
-      S, [S, 'reserves'],
-    );
-  }
+  if (asset.reservesBasis !== 'declared' && manifest.wallets !== null) reservesClaim(asset, report, proven, notProven);
   const solvencyChecks = [[S, 'root'], [S, 'node proofs'], [S, 'solvency proof']];
   const net = manifest.margin === null
     ? ''

@@ -63,8 +63,15 @@ for (const v of [1, 3, 4]) {
   });
 }
 
-test('a bundle with a wallet list is refused, never claimed', async () => {
-  await rejects(checkPackage({ packageBytes: read('package_v2.json'), files: bundle(2) }), ParameterError, 'wallets.json');
+test('a bundle with a wallet list is partial: its proofs of control are NOT checked, and the verdict says so', async () => {
+  const { customer, digest } = FROZEN[2];
+  const report = await checkPackage({ packageBytes: read('package_v2.json'), files: bundle(2), pinDigest: digest, pinCustomer: customer });
+  assert.equal(report.status, 'partial');
+  assert.ok(report.reservesUnchecked && report.toJSON().wallets_unchecked);
+  const wallets = report.claims.filter((c) => c.key === 'reserves_wallets');
+  assert.equal(wallets.length, 2);
+  assert.ok(wallets.every((c) => !c.proven && c.text.includes('did NOT verify')));
+  assert.ok(report.claims.some((c) => c.key === 'solvency' && c.proven));
 });
 
 test('a package of another round is false (package.bundle_digest)', async () => {
