@@ -22,6 +22,7 @@ by the browser, whose verdict is then Python's made partial, saying the wallets 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 import subprocess
@@ -649,3 +650,63 @@ def test_tampered_manifests_fail_as_python_does(spot: Made, margin: Made, tmp_pa
     assert kinds["bob-params-digest"] == ("FormatError", "manifest.margin.params_sha256")
     assert kinds["bob-ratio-up"] == ("FormatError", "manifest.margin.assets[1].haircuts.loan[1].ratio")
     assert kinds["digest"] == ("FormatError", "manifest.bundle_digest")
+
+
+def _resigned_files(bundle: Path, scratch: Path, name: str, changes: dict[str, Callable[[bytearray], None]],
+                    package: Path) -> tuple[list[Path], Path]:
+    """A copy of ``bundle`` whose files are changed and listed anew in a re-signed manifest; and the package for it.
+
+    Format 1 and 2 checks hash every data file: re-listing the changed files' SHA-256 lets a change reach the
+    checks behind the hash (leaf order, the customer's record, a chunk proof).
+    """
+    out = scratch / f"v1-{name}"
+    shutil.copytree(bundle, out)
+    manifest = json.loads((out / "manifest.json").read_bytes())
+    for file_name, change in changes.items():
+        data = bytearray((out / file_name).read_bytes())
+        change(data)
+        (out / file_name).write_bytes(bytes(data))
+        for asset in manifest["assets"]:
+            for entry in asset["files"].values():
+                if entry["name"] == file_name:
+                    entry["sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+    manifest["bundle_digest"] = bundle_digest(manifest).hex()
+    (out / "manifest.json").write_bytes(canonical_json(manifest) + b"\n")
+    resigned = json.loads(package.read_bytes())
+    resigned["bundle_digest"] = manifest["bundle_digest"]
+    return _all(out), _write(scratch / f"v1-{name}.json", resigned)
+
+
+def _swap_records(first: int, second: int, size: int) -> Callable[[bytearray], None]:
+    def change(data: bytearray) -> None:
+        a, b = 16 + first * size, 16 + second * size
+        data[a:a + size], data[b:b + size] = data[b:b + size], data[a:a + size]
+    return change
+
+
+def test_a_format_1_bundle_is_checked_whole_as_python_does(tmp_path: Path) -> None:
+    """Package format 1 with its bundle: every file hashed, every leaf read, every chunk proof verified."""
+    bundle, package = VECTORS / "bundle_v1", VECTORS / "package_v1.json"
+    chunk = 353 + 96 * 8  # BTC: chunks of 4 leaves, lg(64 * 4) = 8 rounds
+    cases = [Case("sha256", package, _spoil(Made(bundle, {}), tmp_path, "BTC.rangeproofs.bin", _flip(16 + 200)))]
+    for name, changes in [
+        ("chunk-1-proof", {"BTC.rangeproofs.bin": _flip(16 + chunk + 200)}),
+        ("chunk-1-point", {"BTC.rangeproofs.bin": _flip(16 + chunk + 10)}),
+        ("leaf-order", {"BTC.leaves.bin": _swap_records(5, 6, 80)}),
+        ("own-record", {"BTC.leaves.bin": _swap_records(0, 1, 80)}),
+        ("other-leaf-point", {"BTC.leaves.bin": _flip(16 + 80 * 6 + 40)}),
+        ("solvency", {"ETH.solvency.bin": _flip(16 + 210)}),
+    ]:
+        files, resigned = _resigned_files(bundle, tmp_path, name, changes, package)
+        cases.append(Case(name, resigned, files))
+    verdicts = _agree(cases, tmp_path)
+    kinds = {c.name: (v["error_class"], v["failure_section"]) for c, v in zip(cases, verdicts, strict=True)}
+    assert kinds == {
+        "sha256": ("FormatError", "BTC.rangeproofs.bin"),
+        "chunk-1-proof": ("VerificationError", "BTC.rangeproofs.bin chunk 1"),
+        "chunk-1-point": ("FormatError", "BTC.rangeproofs.bin chunk 1"),
+        "leaf-order": ("FormatError", "BTC.leaves.bin record 6"),
+        "own-record": ("VerificationError", "BTC.leaves.bin record 0"),
+        "other-leaf-point": ("FormatError", "BTC.leaves.bin record 6"),
+        "solvency": ("VerificationError", "ETH.solvency.bin"),
+    }
