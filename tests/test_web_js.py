@@ -8,9 +8,11 @@ The JS module mirrors ``circuits/`` and ``verifier/``; its tests replay the froz
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -41,6 +43,7 @@ def test_web_tests_exist() -> None:
         "merkle.test.mjs",
         "bundles.test.mjs",
         "chunk64.test.mjs",
+        "bytes_errors.test.mjs",
     ):
         assert required in names
 
@@ -64,3 +67,18 @@ def test_web_js(path: Path) -> None:
             + f"\n--- stdout (tail) ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
         )
     assert "# fail 0" in proc.stdout
+
+
+def _load_web_vectors() -> ModuleType:
+    """Import tests/vectors/web_vectors.py by path (tests/vectors is not a package)."""
+    spec = importlib.util.spec_from_file_location("web_vectors", ROOT / "tests" / "vectors" / "web_vectors.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_web_vectors_regenerate_identically() -> None:
+    """``web_v1.json`` is what the Python code computes today (the JS tests replay it)."""
+    module = _load_web_vectors()
+    assert module.render(module.web_vectors()) == module.OUT_PATH.read_text(encoding="utf-8")
