@@ -55,13 +55,14 @@ import {
   SOLVENCY_BITS,
   SOLVENCY_RECORD_SIZE,
   collateralValue,
-  lg,
   parseManifest,
   rangeRecordSize,
   scaledHaircut,
 } from './manifest.js';
 import { parsePackage } from './package.js';
-import { EntryReport, MarginAccountReport, PackageReport, formatUnits, pyRepr, short, stateClaims } from './verdict.js';
+import {
+  EntryReport, MarginAccountReport, PackageReport, formatRatio, formatUnits, pyRepr, short, stateClaims,
+} from './verdict.js';
 
 // ---------------------------------------------------------------------------------------------
 // Points (web/src/points.js) and commitments
@@ -1138,15 +1139,7 @@ function assetStepDetail(name, asset) {
       'balances is in [0, 2^64)';
   }
   return `reserves ${formatUnits(asset.reserves, asset.decimals)} ${asset.symbol} >= ` +
-    `${asset.den === 1 ? String(asset.num) : formatRatioText(asset)} x liabilities`;
-}
-
-function formatRatioText(asset) {
-  const { num, den } = asset;
-  const scaled = (BigInt(num) * 10n ** 6n) / BigInt(den);
-  const text = formatUnits(scaled, 6).replace(/0+$/, '').replace(/\.$/, '');
-  const exact = scaled * BigInt(den) === BigInt(num) * 10n ** 6n;
-  return `${num}/${den} (${exact ? '' : '~'}${text})`;
+    `${formatRatio(asset.num, asset.den)} x liabilities`;
 }
 
 function recordAssetSteps(report, asset, verified, error) {
