@@ -143,14 +143,14 @@ function solvencyStatement(manifest, asset, C_L, C_D, pcGens) {
   return { commitments: [msm(points, scalars)], bits: SOLVENCY_BITS, context };
 }
 
-function marginPartStatements(params, manifest, account) {
+function marginPartStatements(params, manifest, group) {
   return params.parts.map((size, part) => ({
     part,
     offset: params.offsets[part],
     size,
     context: concat(
       MARGIN_CONTEXT_TAG, frame(utf8(manifest.exchange)), frame(utf8(manifest.round)), params.digest,
-      manifest.marginRoot, intToLE(params.accounts, 4), intToLE(account, 4), intToLE(part, 4), intToLE(params.offsets[part], 4),
+      manifest.marginRoot, intToLE(params.accounts, 4), intToLE(group, 4), intToLE(part, 4), intToLE(params.offsets[part], 4),
       intToLE(size, 4),
     ),
   }));
@@ -1014,6 +1014,16 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
   checkMarginRecord(margin, record, data, root, positions, alone, report);
 
   // 3. the leaves: the real slots' are the package's entries; the dummy slots' are read by offset.
+  const leafFiles = new Map();
+  const leavesOf = (a) => {
+    let f = leafFiles.get(a);
+    if (f === undefined) {
+      const asset = manifest.assets[a];
+      f = open(asset.leaves, MAGIC_LEAVES, asset.leafCount, LEAF_RECORD_SIZE);
+      leafFiles.set(a, f);
+    }
+    return f;
+  };
   const points = [];
   for (let s = 0; s < margin.slots.length; s += 1) {
     const slot = margin.slots[s];
@@ -1027,8 +1037,7 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
         `NOT checked: the ${asset.symbol} leaves file is absent or unreadable, so dummy slot ${s}'s leaf could not be read`);
       return { items: [], onFail: () => {}, onPass: () => {} };
     }
-    const leaves = open(asset.leaves, MAGIC_LEAVES, asset.leafCount, LEAF_RECORD_SIZE);
-    const leaf = leaves.record(slot.leafIndex);
+    const leaf = leavesOf(positions[s]).record(slot.leafIndex);
     const where = `${asset.leaves.name} record ${slot.leafIndex}`;
     if (!equalBytes(leaf.subarray(0, 32), marginLeafId(record.recordId, asset.symbol))) {
       throw marginFail(report, 'margin leaves',
@@ -1047,10 +1056,48 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
     "the leaves of your record's slots are your leaves and, for padding slots, zero leaves carrying your record's " +
       'margin leaf id');
 
-  // 4. the account's proofs (and the solvency proofs of slot assets the entries do not cover).
+  // 4. the group's proofs: records g*G .. g*G + G - 1 (the other records and their leaves read by offset), and
+  //    the solvency proofs of slot assets the entries do not cover.
   const name = manifest.marginProofs.name;
-  const proofs = open(manifest.marginProofs, MAGIC_MARGIN_PROOFS, params.accounts, params.proofsRecordSize);
-  const recordBytes = proofs.record(j);
+  const values = valueList(params, record, points, pcGens);
+  const labels = valueLabels(params);
+  const G = params.groupSize;
+  const g = Math.floor(j / G);
+  const label = labels.find((_, t) => isIdentity(values[t]));
+  if (label !== undefined) {
+    throw marginFail(report, 'margin proofs', `the derived value ${pyRepr(label)} is the identity`,
+      `${name} record ${g}`, { file: name, field: `record ${g}` });
+  }
+  const leafCounts = manifest.assets.map((a) => a.leafCount);
+  const groupValues = [];
+  for (let i = g * G; i < (g + 1) * G; i += 1) {
+    if (i === j) {
+      groupValues.push(...values);
+      continue;
+    }
+    const other = parseMarginRecord(records.record(i), params, i, leafCounts);
+    const otherPoints = [];
+    for (const slot of other.slots) {
+      const asset = manifest.assets[slot.asset];
+      if (!leafFiles.has(slot.asset) && !files.has(asset.leaves.name)) {
+        report.add('margin proofs', true,
+          `NOT checked: the ${asset.symbol} leaves file is absent or unreadable, so the leaves of record ${i}, ` +
+            "which shares your account's proofs, could not be read");
+        return { items: [], onFail: () => {}, onPass: () => {} };
+      }
+      const leaf = leavesOf(slot.asset).record(slot.leaf);
+      otherPoints.push(decodeLeaf(slot.leaf, leaf.subarray(32), asset.leaves.name));
+    }
+    const otherValues = valueList(params, other, otherPoints, pcGens);
+    const otherLabel = labels.find((_, t) => isIdentity(otherValues[t]));
+    if (otherLabel !== undefined) {
+      throw marginFail(report, 'margin proofs', `record ${i}'s derived value ${pyRepr(otherLabel)} is the identity`,
+        `${name} record ${g}`, { file: name, field: `record ${g}` });
+    }
+    groupValues.push(...otherValues);
+  }
+  const proofs = open(manifest.marginProofs, MAGIC_MARGIN_PROOFS, params.groups, params.proofsRecordSize);
+  const recordBytes = proofs.record(g);
   const parts = [];
   let offset = 0;
   try {
@@ -1060,9 +1107,9 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
         parts.push(parseProof(recordBytes.subarray(offset, offset + size)));
       } catch (exc) {
         if (!(exc instanceof FormatError)) throw exc;
-        const where = `${name} record ${j}`;
+        const where = `${name} record ${g}`;
         throw new FormatError(`${where}: part ${p} (${m} values): ${exc.message}`, {
-          section: where, file: name, field: `record ${j}`,
+          section: where, file: name, field: `record ${g}`,
         });
       }
       offset += size;
@@ -1071,16 +1118,9 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
     if (exc instanceof FormatError) report.add('margin proofs', false, exc.message);
     throw exc;
   }
-  const values = valueList(params, record, points, pcGens);
-  const labels = valueLabels(params);
-  const label = labels.find((_, t) => isIdentity(values[t]));
-  if (label !== undefined) {
-    throw marginFail(report, 'margin proofs', `the derived value ${pyRepr(label)} is the identity`,
-      `${name} record ${j}`, { file: name, field: `record ${j}` });
-  }
-  const items = marginPartStatements(params, manifest, j).map((st, p) => [
-    `${name} record ${j}`, name, `record ${j} part ${st.part}`,
-    { commitments: values.slice(st.offset, st.offset + st.size), bits: RANGE_BITS, context: st.context }, parts[p],
+  const items = marginPartStatements(params, manifest, g).map((st, p) => [
+    `${name} record ${g}`, name, `record ${g} part ${st.part}`,
+    { commitments: groupValues.slice(st.offset, st.offset + st.size), bits: RANGE_BITS, context: st.context }, parts[p],
   ]);
   const covered = new Set(pkg.entries.map((e) => e.asset));
   const extra = [...new Set(positions.filter((a, s) => !covered.has(margin.slots[s].asset)))].sort((x, y) => x - y);
@@ -1108,15 +1148,17 @@ function checkMarginFiles(files, manifest, pkg, margin, entryPoints, alone, liab
     if (exc.file === name) {
       report.add('margin proofs', false, exc.message);
     } else {
-      report.add('margin proofs', true, `the ${parts.length} range proofs of your margin account verify`);
+      report.add('margin proofs', true, `the ${parts.length} range proofs of your margin account's group verify`);
       report.add('margin solvency', false, exc.message);
     }
   };
   const onPass = () => {
     result.proofsChecked = true;
+    const shared = G > 1 ? ` (shared with the ${G - 1} other records of your group)` : '';
     report.add('margin proofs', true,
-      `the ${parts.length} range proofs of your account's ${params.valuesPerAccount} values verify: every ` +
-        'debt, unpledged equity, floor remainder, collateral value, tier slack and excess limb is in [0, 2^64)');
+      `the ${parts.length} range proofs of your account's ${params.valuesPerAccount} values${shared} verify: ` +
+        'every debt, unpledged equity, floor remainder, collateral value, tier slack and excess limb is in ' +
+        '[0, 2^64)');
     if (extraSymbols.length) {
       report.add('margin solvency', true,
         `the solvency proofs of ${extraSymbols.join(', ')} (assets of your padding slots) verify against C_L - C_D`);

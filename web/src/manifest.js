@@ -661,6 +661,10 @@ export function collateralValue(price, amount, decimals) {
 }
 
 /** The round's public margin parameters, as parsed from a version-4 manifest. */
+/** Most accounts one proofs record aggregates, and most values in one group (circuits/limits.py, §14.4). */
+const MARGIN_GROUP_MAX = 8;
+const MAX_GROUP_VALUES = 1024;
+
 export class MarginParams {
   constructor({ valueDecimals, collateralTypes, slots, accounts, assets }) {
     this.valueDecimals = valueDecimals;
@@ -680,8 +684,15 @@ export class MarginParams {
     );
     const q = this.slots * (3 + this.types * (1 + this.tiers)) + 2;
     this.valuesPerAccount = q;
+    // G: the largest power of two <= min(M, 8) with G*Q <= 1024 (§14.4); proofs cover groups of G records.
+    let g = 1;
+    while (g * 2 <= Math.min(this.accounts, MARGIN_GROUP_MAX) && g * 2 * q <= MAX_GROUP_VALUES) g *= 2;
+    this.groupSize = g;
+    this.groups = this.accounts / g;
+    this.valuesPerGroup = g * q;
+    const n = this.valuesPerGroup;
     this.parts = [];
-    for (let b = 31; b >= 0; b -= 1) if ((q >>> b) & 1) this.parts.push(2 ** b);
+    for (let b = 31; b >= 0; b -= 1) if ((n >>> b) & 1) this.parts.push(2 ** b);
     this.offsets = [];
     let o = 0;
     for (const m of this.parts) {
@@ -692,7 +703,7 @@ export class MarginParams {
     this.recordSize = 32 + this.slots * this.slotSize + POINT_SIZE;
     this.proofsRecordSize = this.parts.reduce((sum, m) => sum + rangeRecordSize(m), 0);
     this.recordsFileSize = HEADER_SIZE + this.accounts * this.recordSize;
-    this.proofsFileSize = HEADER_SIZE + this.accounts * this.proofsRecordSize;
+    this.proofsFileSize = HEADER_SIZE + this.groups * this.proofsRecordSize;
     this.digest = this.computeDigest();
   }
 
