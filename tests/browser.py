@@ -2,7 +2,7 @@
 
 Nothing is mocked. A directory is served over http on ``127.0.0.1`` (an ephemeral port, a
 thread of the test process); Chromium is launched headless with the flags below; every
-request is recorded three times over, so a test can assert that a page fetched nothing:
+request is recorded four ways, so a test can assert that a page fetched nothing:
 
 * ``Recorder.requests``: every request the page issued (``page.on("request")``), in order;
 * ``Recorder.routed``: every request that reached the context's route (``context.route("**/*")``),
