@@ -4,7 +4,7 @@
 //
 // esbuild bundles web/page/page.js with the modules it imports (web/src/, @noble/curves, @noble/hashes) into
 // one script; the generator table circuits/data/generators_v1.bin is inlined into it (base64) for
-// web/src/generators.js; web/page/page.css is minified; both go inline into web/page/index.html, whose
+// web/src/generators.js (page.js imports it as `virtual:generators-table`); web/page/page.css is minified; both go inline into web/page/index.html, whose
 // Content-Security-Policy names that one script and that one stylesheet by their SHA-256 (no 'unsafe-inline')
 // and forbids everything else: no request (connect-src 'none'), no external resource, no form target.
 //
@@ -22,35 +22,30 @@ const PAGE = join(ROOT, 'web', 'page');
 const TABLE = join(ROOT, 'circuits', 'data', 'generators_v1.bin');
 const DEFAULT_OUT = join(ROOT, 'verifier', 'web', 'check.html');
 
-/** The module web/src/generators.js imports the table from; the build replaces it with the inlined bytes. */
-const TABLE_MODULE = /(^|[\\/])generators_table\.js$/;
+/** The module page.js imports the table from; only the build provides it (Node reads the file instead). */
+const TABLE_MODULE = 'virtual:generators-table';
 
 const sha256 = (data) => createHash('sha256').update(data).digest();
 const cspHash = (text) => `'sha256-${sha256(Buffer.from(text, 'utf8')).toString('base64')}'`;
 
-/** esbuild plugin: `generators_table.js` becomes a module holding circuits/data/generators_v1.bin. */
+/** esbuild plugin: `virtual:generators-table` is a module holding circuits/data/generators_v1.bin. */
 const inlineTable = {
   name: 'inline-generators-table',
   setup(build) {
-    build.onResolve({ filter: TABLE_MODULE }, () => ({ path: 'generators_table.js', namespace: 'zk-table' }));
+    build.onResolve({ filter: /^virtual:generators-table$/ }, () => ({ path: TABLE_MODULE, namespace: 'zk-table' }));
     build.onLoad({ filter: /.*/, namespace: 'zk-table' }, () => {
       const table = readFileSync(TABLE);
       const contents = [
-        '// circuits/data/generators_v1.bin, inlined by web/build.mjs (generators.js checks its SHA-256).',
+        '// circuits/data/generators_v1.bin, inlined by web/build.mjs; generators.js loadGeneratorTable accepts',
+        '// it only if its SHA-256 is the pinned TABLE_SHA256.',
         `const B64 = ${JSON.stringify(table.toString('base64'))};`,
-        'function decode() {',
+        '/** The table bytes, decoded from base64. */',
+        'export function generatorsTable() {',
         '  const text = atob(B64);',
         '  const out = new Uint8Array(text.length);',
         '  for (let i = 0; i < text.length; i += 1) out[i] = text.charCodeAt(i);',
         '  return out;',
         '}',
-        'let cached = null;',
-        '/** The table bytes (decoded once, on first use). */',
-        'export function generatorsTable() {',
-        '  if (cached === null) cached = decode();',
-        '  return cached;',
-        '}',
-        `export const TABLE_SIZE = ${table.length};`,
       ].join('\n');
       return { contents, loader: 'js' };
     });
