@@ -52,11 +52,11 @@ const inlineTable = {
   },
 };
 
-/** Build the page; return its bytes. */
-export async function buildPage() {
+/** Bundle the ES module `entry` (and what it imports, the generator table included) into one IIFE script. */
+export async function bundleScript(entry) {
   const bundled = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: [join(PAGE, 'page.js')],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     format: 'iife',
@@ -71,7 +71,12 @@ export async function buildPage() {
     plugins: [inlineTable],
   });
   if (bundled.outputFiles.length !== 1) throw new Error(`esbuild wrote ${bundled.outputFiles.length} files, expected 1`);
-  const js = bundled.outputFiles[0].text.trimEnd();
+  return bundled.outputFiles[0].text.trimEnd();
+}
+
+/** Build the page; return its bytes. */
+export async function buildPage() {
+  const js = await bundleScript(join(PAGE, 'page.js'));
   // The script is inline: a "</script" or "<!--" inside it would end or change the element early.
   if (/<\/script|<!--/i.test(js)) throw new Error('the bundled script holds "</script" or "<!--"');
 

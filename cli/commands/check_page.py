@@ -37,4 +37,4 @@ def check_page(
     except OSError as exc:
         raise InputError(f"{target}: cannot write the check page ({exc.strerror or exc})", section="--out") from exc
     digest = hashlib.sha256(page).hexdigest()
-    out.print(f"wrote {shown(target)} ({len(page):,} bytes, sha256 {digest})")
+    out.print(f"wrote {shown(target)} ({len(page):,} bytes, sha256 {shown(digest)})")
