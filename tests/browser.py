@@ -163,7 +163,8 @@ class Recorder:
 
     page: Page
     context: BrowserContext
-    #: The origins whose requests the route lets through (the served directories); others are aborted.
+    #: What the route lets through: the origins of the served directories, and files opened by URL; the rest
+    #: is aborted.
     allowed: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     routed: list[str] = field(default_factory=list)
@@ -171,12 +172,11 @@ class Recorder:
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def open(self, url: str, *, allow_origin: bool = True) -> None:
-        """Load ``url`` (its origin is allowed through the route unless ``allow_origin`` is false)."""
-        if allow_origin and url.startswith("http"):
-            origin = "/".join(url.split("/", 3)[:3])
-            if origin not in self.allowed:
-                self.allowed.append(origin)
+    def open(self, url: str) -> None:
+        """Load ``url``: its origin (http) or the file itself (``file://``) is let through the route."""
+        allow = "/".join(url.split("/", 3)[:3]) if url.startswith("http") else url
+        if allow not in self.allowed:
+            self.allowed.append(allow)
         self.page.goto(url, wait_until="load")
 
     def upload(self, selector: str, files: Sequence[Path]) -> None:

@@ -204,6 +204,12 @@ def test_a_full_check_says_what_solvency_check_says(
     assert [shown["headline"], *shown["lines"]] == lines  # same sentences, same order
     assert any(line.startswith("proven: ") for line in lines) and any(line.startswith("not proven: ") for line in lines)
     _save_screenshot(page, tmp_path)
+    # Nothing was stored: no web storage, no cookie, no database.
+    stored = page.page.evaluate(
+        "async () => [localStorage.length, sessionStorage.length, document.cookie,"
+        " (await indexedDB.databases()).length]"
+    )
+    assert stored == [0, 0, "", 0]
     assert page.requests == [site.url("check.html")]
     assert site.log == ["/check.html"]
     assert page.violations == [] and page.errors == []
@@ -295,3 +301,59 @@ def test_a_pinned_digest_that_differs_fails(rounds: Rounds, site: Served, page: 
     _assert_same_failure(shown, cli, "false", EXIT_VERIFICATION)
     assert shown["section"] == "package.bundle_digest"
     assert page.requests == [site.url("check.html")] and page.violations == []
+
+
+def test_a_package_made_out_to_someone_else_fails(rounds: Rounds, site: Served, page: Recorder) -> None:
+    package = rounds.a.packages[rounds.customer]
+    other = next(cid for cid in sorted(rounds.a.packages) if cid != rounds.customer)
+    _open(page, site)
+    shown = _check(page, package, customer=other)
+    code, _, err = _cli_check(package, customer=other)
+    assert code == EXIT_VERIFICATION
+    assert shown["status"] == "fail" and shown["kind"] == "false" and shown["section"] == "package.customer_id"
+    assert shown["message"] == err  # "error: ..." as the command line prints it
+
+
+def test_the_csp_is_in_force_in_the_browser(site: Served, page: Recorder) -> None:
+    """The meta CSP is the document's policy: a request the page's script tried would be refused."""
+    _open(page, site)
+    csp = page.page.get_attribute("meta[http-equiv='Content-Security-Policy']", "content")
+    assert csp is not None and "connect-src 'none'" in csp and csp.startswith("default-src 'none';")
+    # An attempt from the console (the page's own code makes none) is blocked by the policy, not by the harness.
+    blocked = page.page.evaluate("fetch('/anything').then(() => 'fetched', (e) => 'blocked: ' + e.name)")
+    assert blocked == "blocked: TypeError"
+    assert [v["directive"] for v in page.violations] == ["connect-src"]
+    assert site.log == ["/check.html"]
+
+
+def test_dropped_files_are_checked_like_picked_ones(rounds: Rounds, site: Served, page: Recorder) -> None:
+    package = rounds.a.packages[rounds.customer]
+    _open(page, site)
+    files = [package, *_bundle_files(rounds.a.bundle)]
+    payload = [{"name": f.name, "data": list(f.read_bytes())} for f in files]
+    page.page.evaluate(
+        """(files) => {
+          const dt = new DataTransfer();
+          for (const f of files) dt.items.add(new File([new Uint8Array(f.data)], f.name));
+          document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        payload,
+    )
+    page.page.wait_for_function(f"document.querySelectorAll('#bundle-list li').length === {len(files) - 1}")
+    page.page.fill("#customer-id", rounds.customer)
+    page.page.click("#check")
+    page.page.wait_for_selector("#result[data-status]", timeout=60_000)
+    _, lines, _ = _cli_check(package, rounds.a.bundle, customer=rounds.customer)
+    claims = [t.strip() for t in page.page.locator("#claims li").all_inner_texts()]
+    assert [page.page.inner_text("#status").strip(), *claims] == lines
+
+
+def test_the_page_opened_from_disk_works_too(rounds: Rounds, site_dir: Path, page: Recorder) -> None:
+    url = (site_dir / "check.html").as_uri()
+    page.open(url)
+    page.page.wait_for_selector("html[data-ready='1']")
+    package = rounds.a.packages[rounds.customer]
+    shown = _check(page, package)
+    _, lines, _ = _cli_check(package)
+    assert shown["status"] == "partial" and [shown["headline"], *shown["lines"]] == lines
+    assert page.requests == [url] and page.violations == [] and page.errors == []
