@@ -11,7 +11,7 @@
 import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { pippenger } from '@noble/curves/abstract/curve.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { beToBigInt, intToLE, isBytes, leToBigInt } from './bytes.js';
+import { beToBigInt, intToBE, intToLE, isBytes, leToBigInt } from './bytes.js';
 import { FormatError, ParameterError } from './errors.js';
 
 /** noble's G1 point class. */
@@ -34,6 +34,7 @@ if (G1.Fn.ORDER !== GROUP_ORDER || G1.Fp.ORDER !== FIELD_MODULUS) {
 
 const COMPRESSION_FLAG = 0x80;
 const INFINITY_FLAG = 0x40;
+const SIGN_FLAG = 0x20;
 
 /** The identity (point at infinity). */
 export const IDENTITY = G1.ZERO;
@@ -162,7 +163,7 @@ export function decodePointUnchecked(bytes, where = {}) {
     throw new FormatError('point is not on the BLS12-381 G1 curve', where);
   }
   // ZCash sign bit: set when y is the lexicographically largest of y, p - y.
-  const sign = (bytes[0] & 0x20) !== 0;
+  const sign = (bytes[0] & SIGN_FLAG) !== 0;
   if ((y * 2n > FIELD_MODULUS) !== sign) y = Fp.neg(y);
   return G1.fromAffine({ x, y });
 }
@@ -170,7 +171,12 @@ export function decodePointUnchecked(bytes, where = {}) {
 /** The canonical 48-byte compressed encoding of a point (group.py `Point.to_bytes`). */
 export function encodePoint(P) {
   if (P.is0()) return IDENTITY_BYTES.slice();
-  return P.toBytes(true);
+  // Compressed by hand rather than with P.toBytes(), which asserts subgroup membership: a point from
+  // decodePointUnchecked (or a sum of such points) must still have its encoding.
+  const { x, y } = P.toAffine();
+  const out = intToBE(x, POINT_SIZE);
+  out[0] |= COMPRESSION_FLAG | (y * 2n > FIELD_MODULUS ? SIGN_FLAG : 0);
+  return out;
 }
 
 /**
