@@ -6,7 +6,8 @@ temporary directory (format 3, the sum tree), and a second round from the same l
 customer picks their package and the bundle files; the verdict the page shows must be the one
 ``solvency check`` prints, sentence for sentence and in the same order; a tampered package, a
 package of another round and a wrong pinned digest fail with the Python check's class (malformed
-or false) and message; and the page makes no request but for itself.
+or false) and message; and the page makes no request but for itself. The frozen rounds of
+``tests/vectors`` (formats 1, 3 and 4, the last with a margin account) are checked the same way.
 
 The test of the full check saves its screenshot to ``docs/check-page.png`` (the README's customer
 section), rewriting it only when the picture changed: the round is reproducible (fixed master
@@ -30,6 +31,7 @@ from cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "check-page.png"
+VECTORS = Path(__file__).parent / "vectors"
 runner = CliRunner()
 
 ROUND_A = "2026-12-31T00:00:00Z"
@@ -357,3 +359,17 @@ def test_the_page_opened_from_disk_works_too(rounds: Rounds, site_dir: Path, pag
     _, lines, _ = _cli_check(package)
     assert shown["status"] == "partial" and [shown["headline"], *shown["lines"]] == lines
     assert page.requests == [url] and page.violations == [] and page.errors == []
+
+
+
+@pytest.mark.parametrize("version", [1, 3, 4], ids=["leaf-tree", "sum-tree", "margin"])
+def test_the_frozen_packages_say_what_solvency_check_says(site: Served, page: Recorder, version: int) -> None:
+    """The frozen rounds (tests/vectors): format 1 (every chunk proof), 3, and 4 with a margin account."""
+    package, bundle = VECTORS / f"package_v{version}.json", VECTORS / f"bundle_v{version}"
+    customer = json.loads(package.read_bytes())["customer_id"]
+    _open(page, site)
+    shown = _check(page, package, _bundle_files(bundle), customer=customer)
+    code, lines, _ = _cli_check(package, bundle, customer=customer)
+    assert code == EXIT_OK and shown["status"] == "pass"
+    assert [shown["headline"], *shown["lines"]] == lines
+    assert page.requests == [site.url("check.html")]
