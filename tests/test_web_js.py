@@ -8,9 +8,11 @@ The JS module mirrors ``circuits/`` and ``verifier/``; its tests replay the froz
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -32,7 +34,17 @@ def _node() -> str:
 def test_web_tests_exist() -> None:
     """The JS test files are there (a glob that matches nothing would test nothing)."""
     names = {path.name for path in WEB_TESTS}
-    for required in ("points.test.mjs", "transcript.test.mjs", "range_proof_vectors.test.mjs"):
+    for required in (
+        "points.test.mjs",
+        "generators.test.mjs",
+        "transcript.test.mjs",
+        "range_proof_vectors.test.mjs",
+        "range_proof_tamper.test.mjs",
+        "merkle.test.mjs",
+        "bundles.test.mjs",
+        "chunk64.test.mjs",
+        "bytes_errors.test.mjs",
+    ):
         assert required in names
 
 
@@ -55,3 +67,18 @@ def test_web_js(path: Path) -> None:
             + f"\n--- stdout (tail) ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
         )
     assert "# fail 0" in proc.stdout
+
+
+def _load_web_vectors() -> ModuleType:
+    """Import tests/vectors/web_vectors.py by path (tests/vectors is not a package)."""
+    spec = importlib.util.spec_from_file_location("web_vectors", ROOT / "tests" / "vectors" / "web_vectors.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_web_vectors_regenerate_identically() -> None:
+    """``web_v1.json`` is what the Python code computes today (the JS tests replay it)."""
+    module = _load_web_vectors()
+    assert module.render(module.web_vectors()) == module.OUT_PATH.read_text(encoding="utf-8")

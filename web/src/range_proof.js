@@ -81,9 +81,10 @@ function prefixed(name, fn, where) {
  * Parse and validate a range proof (proofs.py `RangeProof.from_bytes`): every point canonical, on the
  * curve and in the subgroup, every scalar canonical, no trailing bytes.
  *
- * `m` and `bits`, when given, are the statement's: a well-formed proof with another number of rounds
- * than lg(bits*m) is then a VerificationError, as verifier/range_proof.py reports it (verifyRangeProof
- * makes the same check when they are omitted here).
+ * `m` and `bits`, when given, are the statement's: unsupported ones are a ParameterError (as building
+ * the RangeStatement is in Python), and a well-formed proof with another number of rounds than
+ * lg(bits*m) is a VerificationError, as verifier/range_proof.py reports it (verifyRangeProof makes the
+ * same check when they are omitted here).
  * @param {Uint8Array} bytes
  * @param {number} [m]
  * @param {number} [bits]
@@ -91,6 +92,13 @@ function prefixed(name, fn, where) {
  * @throws {FormatError} unknown version, bad length, non-canonical scalar, invalid point, trailing bytes.
  */
 export function decodeRangeProof(bytes, m = undefined, bits = undefined, where = {}) {
+  if (m !== undefined && bits !== undefined) {
+    try {
+      checkBitsizeAndAggregation(bits, m);
+    } catch (exc) {
+      throw locate(exc, where);
+    }
+  }
   if (!isBytes(bytes)) throw new FormatError('proof encoding must be bytes', where);
   const maxSize = rangeProofSize(MAX_IPP_ROUNDS);
   if (bytes.length > maxSize) {

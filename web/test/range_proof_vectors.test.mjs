@@ -13,6 +13,8 @@ import { checkRangeStatement, decodeRangeProof, verifyRangeProof, verifyRangePro
 import { readVectors } from './vectors.mjs';
 
 const DOC = readVectors('range_proof_v1.json');
+/** name -> [stage, class] as Python reports it (tests/vectors/web_vectors.py). */
+const CLASSES = readVectors('web_v1.json').range_proof_classes;
 assert.ok(loadShippedTable(), 'the shipped generator table is authentic');
 
 /** The verifier's boundary: hex -> decoded commitments, checked statement, decoded proof. */
@@ -24,7 +26,8 @@ function parse(c) {
   return { commitments, proof, bits: c.input.n, context };
 }
 
-test('file header', () => {
+test('file header, and Python\'s classes cover every case', () => {
+  assert.deepEqual(Object.keys(CLASSES).sort(), DOC.cases.map((c) => c.name).sort());
   assert.equal(DOC.version, 1);
   assert.equal(DOC.protocol, 'zk-solvency transcript v1 (SHAKE256)');
 });
@@ -32,18 +35,23 @@ test('file header', () => {
 for (const c of DOC.cases) {
   if (c.output === true) {
     test(`valid ${c.name} verifies`, () => {
+      assert.deepEqual(CLASSES[c.name], ['verify', null]);
       const statement = parse(c);
       assert.equal(verifyRangeProof(statement), undefined);
       assert.deepEqual(statement.commitments.map((V) => Buffer.from(encodePoint(V)).toString('hex')), c.input.commitments);
     });
   } else if (c.output === false) {
     test(`incorrect ${c.name} throws VerificationError`, () => {
+      assert.deepEqual(CLASSES[c.name], ['verify', 'VerificationError']);
       const statement = parse(c);
       assert.throws(() => verifyRangeProof(statement), (exc) => exc.constructor === VerificationError);
     });
   } else {
-    test(`malformed ${c.name} is rejected while parsing`, () => {
-      assert.throws(() => parse(c), (exc) => exc.constructor === FormatError || exc.constructor === ParameterError);
+    test(`malformed ${c.name} is rejected while parsing with Python's class`, () => {
+      const [stage, cls] = CLASSES[c.name];
+      assert.equal(stage, 'parse');
+      assert.ok(cls === 'FormatError' || cls === 'ParameterError');
+      assert.throws(() => parse(c), (exc) => exc.constructor === (cls === 'FormatError' ? FormatError : ParameterError));
     });
   }
 }
