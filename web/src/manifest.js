@@ -10,8 +10,10 @@
 // like Python's str from json.loads, may hold a lone surrogate), true/false/null as themselves.
 
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { concat, equalBytes, frame, fromHex, intToLE, leToBigInt, utf8 } from './bytes.js';
 import { FormatError } from './errors.js';
+import { GROUP_ORDER } from './points.js';
+import { rangeProofSize } from './range_proof.js';
 
 // ---------------------------------------------------------------------------------------------
 // Bounds (circuits/limits.py)
@@ -41,8 +43,7 @@ export const MAX_PRICE_EXCLUSIVE = 1n << 64n;
 export const MAX_MARGIN_ACCOUNTS = 1 << 24;
 export const MARGIN_TYPES_RE = /^[a-z][a-z_]{0,15}$/;
 
-/** r, the group order (circuits/constants.py GROUP_ORDER). */
-export const GROUP_ORDER = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001n;
+export { GROUP_ORDER };
 
 // ---------------------------------------------------------------------------------------------
 // Data files (circuits/datafiles.py, circuits/sumtree.py, circuits/margin.py)
@@ -63,14 +64,9 @@ export const WALLETS_FILE = 'wallets.json';
 export const MARGIN_RECORDS_NAME = 'margin.records.bin';
 export const MARGIN_PROOFS_NAME = 'margin.proofs.bin';
 
-/** Size of a range proof with `rounds` inner-product rounds: 353 + 96*rounds (circuits/proofs.py). */
-export function rangeProofSize(rounds) {
-  return 353 + 96 * rounds;
-}
-
 /** lg of a power of two. */
 export function lg(n) {
-  return Math.round(Math.log2(n));
+  return 31 - Math.clz32(n);
 }
 
 /** Size of one chunk proof of `m` 64-bit values. */
@@ -559,7 +555,7 @@ export class Fields {
     if (typeof value !== 'string' || pattern === null || !pattern.test(value)) {
       this.fail(key, `expected ${size} bytes of lowercase hex`);
     }
-    return hexToBytes(value);
+    return fromHex(value);
   }
 
   /** The list `key` of at most `maxLen` 32-byte lowercase hex strings. */
@@ -568,7 +564,7 @@ export class Fields {
       if (typeof item !== 'string' || !HEX32_RE.test(item)) {
         Fields.failAt(`${this.where}.${key}[${i}]`, 'expected 32 bytes of lowercase hex');
       }
-      return hexToBytes(item);
+      return fromHex(item);
     });
   }
 
@@ -603,16 +599,9 @@ export class Fields {
 
 /** A canonical scalar written as 64 lowercase hex digits, little-endian (a blinding). */
 export function scalarField(f, key) {
-  const value = leInt(f.hexbytes(key, 32));
+  const value = leToBigInt(f.hexbytes(key, 32));
   if (value >= GROUP_ORDER) f.fail(key, 'scalar is not canonical');
   return value;
-}
-
-/** Little-endian bytes as a BigInt. */
-export function leInt(bytes) {
-  let x = 0n;
-  for (let i = bytes.length - 1; i >= 0; i -= 1) x = (x << 8n) | BigInt(bytes[i]);
-  return x;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,27 +625,9 @@ export function createdProblem(value) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Little-endian packing for the digests below
-
-function le(value, size) {
-  const out = new Uint8Array(size);
-  let x = BigInt(value);
-  for (let i = 0; i < size; i += 1) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}
-
-function framed(text) {
-  const b = utf8ToBytes(text);
-  return concatBytes(le(b.length, 4), b);
-}
-
-// ---------------------------------------------------------------------------------------------
 // The margin section (§14.2, §14.3): circuits/margin.py MarginParams
 
-const PARAMS_TAG = utf8ToBytes('zk-solvency margin params v4');
+const PARAMS_TAG = utf8('zk-solvency margin params v4');
 
 /** The tier lines (A_t, r_t) of a schedule: 100*h(V) = A_t + r_t*V on tier t (BigInts). */
 export function tierLines(schedule) {
@@ -733,17 +704,17 @@ export class MarginParams {
   computeDigest() {
     const out = [
       PARAMS_TAG,
-      le(this.valueDecimals, 1), le(this.slots, 2), le(this.types, 2), le(this.tiers, 2), le(this.accounts, 4),
+      intToLE(this.valueDecimals, 1), intToLE(this.slots, 2), intToLE(this.types, 2), intToLE(this.tiers, 2), intToLE(this.accounts, 4),
     ];
-    for (const t of this.collateralTypes) out.push(framed(t));
+    for (const t of this.collateralTypes) out.push(frame(utf8(t)));
     for (const a of this.assets) {
-      out.push(framed(a.symbol), le(a.decimals, 1), le(a.price, 8));
+      out.push(frame(utf8(a.symbol)), intToLE(a.decimals, 1), intToLE(a.price, 8));
       for (const schedule of a.haircuts) {
-        out.push(le(schedule.length, 1));
-        for (const t of schedule) out.push(le(t.upTo ?? 0n, 8), le(t.ratio, 1));
+        out.push(intToLE(schedule.length, 1));
+        for (const t of schedule) out.push(intToLE(t.upTo ?? 0n, 8), intToLE(t.ratio, 1));
       }
     }
-    return sha256(concatBytes(...out));
+    return sha256(concat(...out));
   }
 }
 
@@ -823,7 +794,7 @@ function parseMarginParams(f, assets) {
   if (slots > assets.length) f.fail('slots', 'more slots than assets');
   const params = new MarginParams({ valueDecimals: q, collateralTypes: types, slots, accounts, assets: parsed });
   if (params.tiers !== tiers) f.fail('tiers', `expected ${params.tiers}, the largest tier count of the schedules`);
-  if (bytesToHex(params.digest) !== bytesToHex(digest)) {
+  if (!equalBytes(params.digest, digest)) {
     f.fail('params_sha256', 'does not match the margin parameters (docs/FORMAT.md §14.2)');
   }
   return [params, root];
@@ -836,7 +807,7 @@ export const BUNDLE_FORMAT = 'zk-solvency-bundle';
 export const PROTOCOL = 'zk-solvency transcript v1 (SHAKE256)';
 /** H2S(generator_set_id) of §10 (circuits/generators.py generator_set_id; pinned by web/test). */
 export const GENERATORS_ID = '36b4aad5dcdd25924e61e6bbd52350afd687ec8cfedd980fe104388d2ace5266';
-const DIGEST_TAG = concatBytes(utf8ToBytes('zk-solvency bundle v1'), new Uint8Array([0]));
+const DIGEST_TAG = concat(utf8('zk-solvency bundle v1'), new Uint8Array([0]));
 const RESERVES_BASES = ['declared', 'wallets', 'wallets+attested'];
 
 function hasSumTree(version) {
@@ -934,7 +905,7 @@ function parseAsset(f, version) {
 function bundleDigest(obj) {
   const body = new JsonObject();
   for (const [k, v] of obj.map) if (k !== 'bundle_digest') body.map.set(k, v);
-  return sha256(concatBytes(DIGEST_TAG, utf8ToBytes(canonicalJson(body))));
+  return sha256(concat(DIGEST_TAG, utf8(canonicalJson(body))));
 }
 
 function parseManifestObject(obj) {
@@ -984,7 +955,7 @@ function parseManifestObject(obj) {
   }
   const digest = f.hexbytes('bundle_digest', 32);
   f.done();
-  if (bytesToHex(bundleDigest(obj)) !== bytesToHex(digest)) f.fail('bundle_digest', 'does not match the manifest contents');
+  if (!equalBytes(bundleDigest(obj), digest)) f.fail('bundle_digest', 'does not match the manifest contents');
   return { exchange, round, created, assets, digest, wallets, version: v, margin, marginRoot, marginRecords, marginProofs };
 }
 

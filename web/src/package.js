@@ -5,6 +5,8 @@
 // A package holds the customer's amounts, blindings and salts: nothing here logs them.
 
 import { FormatError } from './errors.js';
+import { leToBigInt } from './bytes.js';
+import { chunkPath } from './merkle.js';
 import {
   Fields,
   GROUP_ORDER,
@@ -22,7 +24,6 @@ import {
   RANGE_BITS,
   SYMBOL_RE,
   compareCodePoints,
-  leInt,
   loadJson,
   scalarField,
 } from './manifest.js';
@@ -33,33 +34,6 @@ export const PACKAGE_VERSIONS = [1, 2, 3];
 const U64 = 1n << BigInt(RANGE_BITS);
 const MAX_HAIRCUT_EXCLUSIVE = 1n << 72n;
 
-function largestPowerOfTwoBelow(n) {
-  return 2 ** (31 - Math.clz32(n - 1));
-}
-
-export function nodeIndexOf(start, size) {
-  return size === 1 ? 2 * start : 2 * (start + largestPowerOfTwoBelow(size)) - 1;
-}
-
-/** The steps of chunk k's path to the root, chunk level first (circuits/sumtree.py chunk_path). */
-export function sumTreePath(chunks, k) {
-  const steps = [];
-  let start = 0;
-  let size = chunks;
-  while (size > 1) {
-    const j = start + largestPowerOfTwoBelow(size);
-    const parent = 2 * j - 1;
-    if (k < j) {
-      steps.push({ sibling: nodeIndexOf(j, start + size - j), parent, parentSplit: j, siblingIsLeft: false });
-      size = j - start;
-    } else {
-      steps.push({ sibling: nodeIndexOf(start, j - start), parent, parentSplit: j, siblingIsLeft: true });
-      [start, size] = [j, start + size - j];
-    }
-  }
-  return steps.reverse();
-}
-
 function bitLength(n) {
   return 32 - Math.clz32(n);
 }
@@ -68,7 +42,7 @@ function parseLeaf(f) {
   const asset = f.text('asset', 16, SYMBOL_RE);
   const decimals = f.integer('decimals', 0, MAX_DECIMALS);
   const amount = f.uintStr('amount', U64);
-  const blinding = leInt(f.hexbytes('blinding', 32));
+  const blinding = leToBigInt(f.hexbytes('blinding', 32));
   if (blinding >= GROUP_ORDER) f.fail('blinding', 'scalar is not canonical');
   const leafSalt = f.hexbytes('leaf_salt', 32);
   const leafId = f.hexbytes('leaf_id', 32);
@@ -98,7 +72,7 @@ function parseEntryV2(f) {
   e.chunkPath = f.hex32Items('chunk_path', bitLength(MAX_CHUNK));
   if (e.chunkPath.length !== bitLength(m) - 1) f.fail('chunk_path', `expected ${bitLength(m) - 1} hashes (lg of chunk_size)`);
   e.chunk = Math.floor(e.leafIndex / m);
-  const depth = sumTreePath(e.leafCount / m, e.chunk).length;
+  const depth = chunkPath(e.leafCount / m, e.chunk).length;
   const raw = f.items('node_path', 64);
   if (raw.length !== depth) f.fail('node_path', `expected ${depth} siblings (the chunk's depth in the tree)`);
   e.nodePath = raw.map((item, i) => {

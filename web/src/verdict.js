@@ -7,7 +7,7 @@
 // the page says what `solvency check` prints. The report holds public results only: never a
 // blinding or a salt.
 
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { toHex } from './bytes.js';
 
 // ---------------------------------------------------------------------------------------------
 // Display helpers (verifier/report.py)
@@ -35,7 +35,7 @@ export function formatRatio(num, den) {
 
 /** The first 16 hex digits of a digest, then "..." (verifier/package.py _short). */
 export function short(digest) {
-  return `${bytesToHex(digest).slice(0, 16)}...`;
+  return `${toHex(digest).slice(0, 16)}...`;
 }
 
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
@@ -152,6 +152,8 @@ export class PackageReport {
     this.chunksUnchecked = [];
     this.margin = null;
     this.failure = null;
+    // A bundle with a wallet list: its proofs of control were not verified here (the run is partial).
+    this.reservesUnchecked = false;
   }
 
   get marginUnchecked() {
@@ -161,6 +163,7 @@ export class PackageReport {
   /** "fail", "partial" (passed, but not everything a full verdict states was checked) or "pass". */
   get status() {
     if (!this.ok) return 'fail';
+    if (this.reservesUnchecked) return 'partial';
     if (this.scope === 'full' || (this.scope === 'sum-tree' && !this.chunksUnchecked.length && !this.marginUnchecked)) {
       return 'pass';
     }
@@ -219,6 +222,7 @@ export class PackageReport {
       chunks_unchecked: [...this.chunksUnchecked],
       margin_checked: this.margin !== null && this.margin.proofsChecked,
       margin: this.margin === null ? null : this.margin.toJSON(),
+      wallets_unchecked: this.reservesUnchecked,
       customer_id: this.customerId,
       customer_id_confirmed: this.customerIdConfirmed,
       digest_pinned: this.digestPinned,
@@ -253,7 +257,7 @@ function ratioText(asset) {
 
 /** State the verdict: each sentence a claim, each proven one backed by the checks that ran. */
 export function stateClaims(pkg, manifest, report) {
-  const digest = bytesToHex(pkg.bundleDigest);
+  const digest = toHex(pkg.bundleDigest);
   const proven = (key, text, asset, ...checks) => report.claim({ key, text, proven: true, asset, backedBy: checks });
   const notProven = (key, text, asset = null) => report.claim({ key, text, proven: false, asset, backedBy: [] });
 
@@ -296,7 +300,7 @@ export function stateClaims(pkg, manifest, report) {
       proven(
         'committed_in_package',
         `Your ${S} balance ${r.amountDisplay} is committed in leaf ${entry.leafIndex} of ${entry.leafCount} ` +
-          `under the ${S} Merkle root ${bytesToHex(entry.merkleRoot)} stated in your package.`,
+          `under the ${S} Merkle root ${toHex(entry.merkleRoot)} stated in your package.`,
         S, [S, 'leaf id'], [S, 'merkle path'],
       );
       return;
@@ -319,15 +323,7 @@ export function stateClaims(pkg, manifest, report) {
     const ratio = ratioText(asset);
     const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
     const wallets = manifest.wallets !== null && (report.scope === 'full' || report.scope === 'sum-tree');
-    if (wallets) {
-      const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
-      proven(
-        'reserves_wallets',
-        `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
-          'proof of control was checked for this exchange, round and snapshot block.',
-        S, [S, 'reserves'],
-      );
-    }
+    if (wallets) reservesClaim(asset, report, proven, notProven);
     if (report.scope === 'full') {
       proven(
         'range_all_chunks',
@@ -413,6 +409,33 @@ export function stateClaims(pkg, manifest, report) {
   );
 }
 
+/**
+ * The sentence on an asset's wallet-list reserves. The Python check verifies every wallet's proof of control
+ * and says so; this check does not (the wallet list's signature code is not ported), so it says, in its
+ * place, that they were NOT checked, and the run is partial (report.reservesUnchecked).
+ */
+function reservesClaim(asset, report, proven, notProven) {
+  const S = asset.symbol;
+  const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
+  const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
+  if (!report.reservesUnchecked) {
+    proven(
+      'reserves_wallets',
+      `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
+        'proof of control was checked for this exchange, round and snapshot block.',
+      S, [S, 'reserves'],
+    );
+    return;
+  }
+  notProven(
+    'reserves_wallets',
+    `PARTIAL CHECK (browser): the bundle states the ${S} reserves of ${reserves} as the sum of its ${S} ` +
+      `wallets${attested}, but this check did NOT verify the wallets' proofs of control, nor that they back ` +
+      'those reserves: `solvency check --bundle` (or `solvency verify`) checks them.',
+    S,
+  );
+}
+
 /** The sentences for one entry of a version-2/3 package (format-3/4 bundle, §8.1 "Version 3"). */
 function treeClaims(entry, r, manifest, report, proven, notProven) {
   const S = entry.asset;
@@ -422,7 +445,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
       'committed_in_package',
       `Your ${S} balance ${r.amountDisplay} is committed in leaf ${entry.leafIndex} of ${entry.leafCount} ` +
         `(chunk ${k}), and your package's chunk path gives that chunk's tree hash; the climb to the root ` +
-        `${bytesToHex(entry.merkleRoot)} needs the bundle's nodes.`,
+        `${toHex(entry.merkleRoot)} needs the bundle's nodes.`,
       S, [S, 'leaf id'], [S, 'chunk path'], [S, 'node path'],
     );
     return;
@@ -430,7 +453,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
   const asset = manifest.assets.find((a) => a.symbol === S);
   const depth = entry.nodePath.length;
   const nodes = `${depth} sum node${depth === 1 ? '' : 's'}`;
-  const digest = bytesToHex(manifest.digest);
+  const digest = toHex(manifest.digest);
   const leaves = !report.chunksUnchecked.includes(S);
   const pathChecks = [[S, 'bundle digest'], [S, 'asset in bundle'], [S, 'files'], [S, 'chunk node'],
     [S, 'sum tree path'], [S, 'root']];
@@ -482,15 +505,7 @@ function treeClaims(entry, r, manifest, report, proven, notProven) {
   }
   const ratio = ratioText(asset);
   const reserves = `${formatUnits(asset.reserves, asset.decimals)} ${S}`;
-  if (asset.reservesBasis !== 'declared' && manifest.wallets !== null) {
-    const attested = asset.reservesBasis === 'wallets+attested' ? ' and attested entries (which no signature proves)' : '';
-    proven(
-      'reserves_wallets',
-      `The ${S} reserves of ${reserves} are the sum of the bundle's ${S} wallets${attested}; every wallet's ` +
-        'proof of control was checked for this exchange, round and snapshot block.',
-      S, [S, 'reserves'],
-    );
-  }
+  if (asset.reservesBasis !== 'declared' && manifest.wallets !== null) reservesClaim(asset, report, proven, notProven);
   const solvencyChecks = [[S, 'root'], [S, 'node proofs'], [S, 'solvency proof']];
   const net = manifest.margin === null
     ? ''
@@ -594,7 +609,7 @@ function marginClaims(pkg, manifest, report, proven, notProven) {
   proven(
     'margin_committed',
     `Your margin account is record ${margin.recordIndex} of the bundle's ${margin.recordCount} margin records ` +
-      `(padded with dummy accounts): its audit path reaches margin.root ${bytesToHex(manifest.marginRoot)}, which every margin and ` +
+      `(padded with dummy accounts): its audit path reaches margin.root ${toHex(manifest.marginRoot)}, which every margin and ` +
       `solvency proof of the bundle binds, and its ${margin.slots.length} slots name your leaves.`,
     null, ...recordChecks,
   );

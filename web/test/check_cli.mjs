@@ -42,7 +42,10 @@ if (args[0] === '--cases') {
   const out = [];
   for (const c of JSON.parse(readFileSync(args[1], 'utf8'))) {
     const files = new Map((c.files ?? []).map((path) => [basename(path), read(path)]));
-    out.push(await verdict({ packagePath: c.package, files, pinDigest: c.digest, pinCustomer: c.customer_id }));
+    const started = performance.now();
+    const v = await verdict({ packagePath: c.package, files, pinDigest: c.digest, pinCustomer: c.customer_id });
+    v.seconds = (performance.now() - started) / 1000;
+    out.push(v);
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } else {
