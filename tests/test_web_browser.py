@@ -373,3 +373,16 @@ def test_the_frozen_packages_say_what_solvency_check_says(site: Served, page: Re
     assert code == EXIT_OK and shown["status"] == "pass"
     assert [shown["headline"], *shown["lines"]] == lines
     assert page.requests == [site.url("check.html")]
+
+
+def test_a_bundle_with_a_wallet_list_is_a_partial_check_that_says_so(site: Served, page: Recorder) -> None:
+    """The page does not verify proofs of control: it says so, and never claims the reserves are proven."""
+    package, bundle = VECTORS / "package_v2.json", VECTORS / "bundle_v2"
+    _open(page, site)
+    shown = _check(page, package, _bundle_files(bundle))
+    assert shown["status"] == "partial"
+    lines = shown["lines"]
+    assert isinstance(lines, list)
+    assert any(line.startswith("not proven: PARTIAL CHECK (browser)") and "did NOT verify the wallets' proofs of "
+               "control" in line for line in lines)
+    assert not any(line.startswith("proven: ") and "proofs of control" in line for line in lines)
