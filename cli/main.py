@@ -8,6 +8,7 @@ Product commands, one module each under :mod:`cli.commands`:
 * ``solvency packages export``: one customer's package, or the directory of them, out of the package
   store ``prove`` writes (loads :mod:`prover`).
 * ``solvency verify | check | inspect``: the public side (loads :mod:`verifier`, never :mod:`prover`).
+* ``solvency check-page``: writes the customer check page, the customer check in a browser.
 
 Developer commands live under ``solvency dev``: ``solvency dev range-demo`` runs the
 cryptographic core alone.
@@ -26,6 +27,7 @@ from typing import Literal, TypedDict
 import typer
 
 from cli.commands.check import check
+from cli.commands.check_page import check_page
 from cli.commands.demo import demo
 from cli.commands.gen_ledger import gen_ledger
 from cli.commands.inspect import inspect
@@ -78,6 +80,7 @@ _PRODUCT: tuple[tuple[str, Callable[..., None]], ...] = (
     ("prove", prove),
     ("verify", verify),
     ("check", check),
+    ("check-page", check_page),
     ("inspect", inspect),
 )
 for _name, _command in _PRODUCT:

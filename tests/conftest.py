@@ -2,7 +2,9 @@
 
 Only cheap fixtures live here, and nothing is registered globally (no
 hypothesis profile, no autouse fixture), so that every test module keeps
-control of its own runtime.
+control of its own runtime. The browser fixtures of ``tests/browser.py`` (``chromium``,
+``served``, ``page``) are available to every module; Chromium starts only when a test asks
+for one of them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import pytest
 
 from circuits.backends import BACKEND_NAMES, GroupBackend, get_backend
+
+pytest_plugins = ("browser",)
 
 
 @pytest.fixture(scope="session", params=BACKEND_NAMES)

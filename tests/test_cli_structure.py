@@ -132,8 +132,8 @@ COMMANDS = _commands(typer.main.get_command(app))
 def test_every_command_is_listed() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert names == {
-        "", "demo", "keygen", "gen-ledger", "prove", "verify", "check", "inspect", "dev", "dev range-demo",
-        "reserves", "reserves message", "reserves sign", "packages", "packages export",
+        "", "demo", "keygen", "gen-ledger", "prove", "verify", "check", "check-page", "inspect", "dev",
+        "dev range-demo", "reserves", "reserves message", "reserves sign", "packages", "packages export",
     }
 
 

@@ -413,6 +413,7 @@ def verify_bundle(
                 section="eth-rpc",
             )
         check_published_digest(manifest.digest, published_digest, "bundle_digest", "the bundle", file=MANIFEST_NAME)
+        report.digest_pinned = published_digest is not None
         if not path.is_dir():
             raise FormatError(f"bundle {str(path)!r} is not a directory", section="bundle")
         liabilities = decode_liabilities(manifest, be)
@@ -424,6 +425,7 @@ def verify_bundle(
                 check_file(path / entry.name, entry, magic, count, record_size)
         for entry, magic, count, record_size in margin_file_roles(manifest):
             check_file(path / entry.name, entry, magic, count, record_size)
+        report.files_ok = True
         if manifest.wallets is not None:
             verify_reserves(path, manifest, report, eth_rpc)
 

@@ -286,6 +286,14 @@ class BundleReport(_Outcome):
     balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
     #: Format version 4: the margin section's shape and what was checked of it (``None``: no margin section).
     margin: MarginReport | None = None
+    #: The bundle's digest was compared with the digest the exchange published (``--digest``) and matched.
+    digest_pinned: bool = False
+    #: Step 2 of §7 passed: the directory holds exactly the listed files, each of its listed size and SHA-256.
+    files_ok: bool = False
+    #: Every row of the wallet list (version 2), in bundle order: ``{"index", "asset", "chain", "address",
+    #: "proof_type", "counted", "ok"}``; ``counted`` is the row's balance in the asset's base units, and ``ok``
+    #: whether its proof of control held.
+    wallets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def margin_checked(self) -> bool:
@@ -310,6 +318,9 @@ class BundleReport(_Outcome):
             "sum_tree_checked": self.sum_tree_checked,
             "margin_checked": self.margin_checked,
             "margin": None if self.margin is None else self.margin.to_json(),
+            "digest_pinned": self.digest_pinned,
+            "files_ok": self.files_ok,
+            "wallets": [{**w, "counted": str(w["counted"])} for w in self.wallets],
             "exchange": self.exchange,
             "round": self.round,
             "created": self.created,

@@ -166,6 +166,19 @@ def verify_reserves(
         asset_report.wallet_count = check.wallets[a.symbol]
         asset_report.reserves_verified = check.verified[a.symbol]
         asset_report.reserves_attested = wallets.attested_total(a.symbol)
+    failed = {failure.index for failure in check.failures}
+    report.wallets = [
+        {
+            "index": i,
+            "asset": w.asset,
+            "chain": w.chain,
+            "address": w.address,
+            "proof_type": w.proof_type,
+            "counted": wallets.counted(w),
+            "ok": i not in failed,
+        }
+        for i, w in enumerate(wallets.wallets)
+    ]
     for failure in check.failures:
         w = wallets.wallets[failure.index]
         report.wallet_failures.append(

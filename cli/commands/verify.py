@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from circuits.atomic import write_atomic
 from circuits.backends import get_backend
-from circuits.errors import ProofError
+from circuits.errors import InputError, ProofError
 from cli.exit_codes import exit_code_for
 from cli.options import BackendOpt, DigestOpt, JsonOpt, QuietOpt, parse_digest
 from cli.output import asset_table, out, print_json, progress_bars, shown
@@ -41,6 +42,14 @@ def verify(
             "Repeatable.",
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report for regulators to this file (written on failure too: "
+            "it then says failed and where).",
+        ),
+    ] = None,
 ) -> None:
     """Verify a bundle: digests, encodings, Merkle roots, sums, every range proof, every solvency proof.
 
@@ -49,6 +58,7 @@ def verify(
     """
     from verifier import verify_bundle
     from verifier.report import BundleReport
+    from verifier.report_html import bundle_report_html
 
     be = get_backend(backend)
     published = parse_digest(digest)
@@ -64,6 +74,11 @@ def verify(
                 eth_rpc=nodes,
             )
     except ProofError as exc:
+        if html is not None:
+            failed = exc.report if isinstance(exc.report, BundleReport) else BundleReport(
+                ok=False, exchange="", round="", created="", bundle_digest=""
+            )
+            _write_html(html, bundle_report_html(failed, error=exc))
         if as_json:
             print_json(verdict_json(exc.report, exc))
             raise typer.Exit(exit_code_for(exc)) from None
@@ -73,8 +88,14 @@ def verify(
                 out.print(line)
         section = f" \\[{shown(exc.section)}]" if exc.section else ""  # \[: a literal bracket, not rich markup
         out.print(f"[red bold]FAIL[/]{section}: {shown(exc)}")
+        if html is not None:
+            out.print(f"HTML report (failed) written to {shown(html)}")
         raise
     elapsed = time.perf_counter() - started
+    if html is not None:
+        _write_html(html, bundle_report_html(
+            report, proven=verdict_sentence(report), not_proven=not_proven_sentence(report)
+        ))
     if as_json:
         payload = verdict_json(report)
         payload["seconds"] = round(elapsed, 3)
@@ -90,3 +111,17 @@ def verify(
     out.print(f"[green bold]PASS[/]: {shown(verdict_sentence(report))} ({elapsed:.2f} s)")
     out.print(f"not proven: {shown(not_proven_sentence(report))}")
     out.print(f"throughput: {shown(progress.summary())} (chunks of leaves and their proofs)")
+    if html is not None:
+        out.print(f"HTML report written to {shown(html)}")
+
+
+def _write_html(path: Path, page: str) -> None:
+    """Write the HTML report atomically (a temporary file beside it, then a rename).
+
+    Raises:
+        InputError: the file cannot be written (exit 4).
+    """
+    try:
+        write_atomic(path, page.encode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the HTML report ({exc.strerror or exc})", section="--html") from exc
