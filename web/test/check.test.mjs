@@ -24,7 +24,7 @@ const FROZEN = {
   1: { customer: 'cust-000003, Jr.', digest: '2c9288552fd7b2ce4f45236f909b81a0d6747c846b6ce38566d5eede771a15e5' },
   2: { customer: 'cust-000000 Zo\u00eb \u00c5str\u00f6m', digest: 'a941cea421115f847932ea75d4754d546645158f51523143eab19de9ad180cdb' },
   3: { customer: 'cust-000001 Zo\u00eb', digest: 'cea7b6e14468592d5674afb6ef36a9476f39c9e44b9d122b982f26a3f43f12f4' },
-  4: { customer: 'cust-000001 Zo\u00eb', digest: '9f0b0d35c560116164cde55191f3adc0239c8edf79d4cf6bc5e1ffa74377985b' },
+  4: { customer: 'cust-000001 Zo\u00eb', digest: '9eb06824dcfddb04ce3539acbd063304868dcd4430997919f23a8042cb2020f6' },
 };
 
 async function rejects(promise, cls, section) {
