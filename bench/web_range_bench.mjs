@@ -6,7 +6,7 @@
 //   node bench/web_range_bench.mjs [--runs N]
 //
 // Prints one JSON object. Figures (seconds, each the median over --runs runs after one warm-up):
-//   table_load_s    SHA-256 check of the 786,624-byte generator table and accepting it (once per page)
+//   table_load_s    SHA-256 check of the 1,573,056-byte generator table and accepting it (once per page)
 //   generators_s    turning the first 4096 pairs of the table into points (once per page)
 //   decode_s        decoding the 64 commitments and the proof (every point subgroup-checked)
 //   verify_s        verifyRangeProof: transcript replay, scalars, one MSM of 8,286 points

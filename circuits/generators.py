@@ -42,9 +42,9 @@ GENS_VERSION: Final[int] = 1
 
 
 #: Generator pairs shipped in the precomputed table.
-TABLE_PAIRS: Final[int] = 4096
+TABLE_PAIRS: Final[int] = 8192
 #: SHA-256 of ``circuits/data/generators_v1.bin``; see :func:`table_bytes`.
-TABLE_SHA256: Final[str] = "523c794ead76196bff417068963b19494774aa490a0be7c964fc9b83f6df0820"
+TABLE_SHA256: Final[str] = "c6f2dfb81926522a1e513cc3663f22a1adbdb500e5f9fbef4e89d90548149236"
 _XY: Final[int] = 96
 
 

@@ -204,7 +204,7 @@ def scalar_cases() -> list[Json]:
 def hash_to_curve_cases(be: GroupBackend) -> list[Json]:
     """hash_to_curve under the project DST and under RFC 9380's test DST."""
     msgs: list[tuple[bytes, bytes]] = [(m, GENS_DST) for m in (b"B", b"B_blinding", b"", b"G", b"x" * 300)]
-    msgs += [(b"G" + struct.pack("<I", i), GENS_DST) for i in (0, 7, 4095, 4096, 131071)]
+    msgs += [(b"G" + struct.pack("<I", i), GENS_DST) for i in (0, 7, 4095, 4096, 8191, 8192, 131071)]
     msgs += [(b"H" + struct.pack("<I", i), GENS_DST) for i in (0, 4096)]
     msgs += [(m, RFC9380_DST) for m in (b"", b"abc", b"abcdef0123456789", b"q128_" + b"q" * 128, b"a512_" + b"a" * 512)]
     return [
@@ -217,7 +217,7 @@ def generator_vectors(be: GroupBackend) -> Json:
     """The generator set id and generators at indices inside and past the shipped table."""
     pc = PedersenGens.default(be)
     bp = BulletproofGens.default(be)
-    indices = [0, 1, 2, 63, 64, 1000, 4095, 4096, 4097, 4100]
+    indices = [0, 1, 2, 63, 64, 1000, 4095, 4096, 8191, 8192, 8193, 8196]
     G = bp.G(max(indices) + 1)
     H = bp.H(max(indices) + 1)
     return {

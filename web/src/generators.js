@@ -3,10 +3,10 @@
 // Every generator is hash_to_curve(msg, GENS_DST), suite BLS12381G1_XMD:SHA-256_SSWU_RO_:
 //   B = h2c("B"), B_blinding = h2c("B_blinding"), G_vec[i] = h2c("G" || LE32(i)), H_vec[i] = h2c("H" || LE32(i)).
 //
-// Deriving a point costs a few milliseconds, so the first 4096 pairs come from the shipped table
+// Deriving a point costs a few milliseconds, so the first 8192 pairs come from the shipped table
 // circuits/data/generators_v1.bin when it is loaded: `loadGeneratorTable(bytes)` accepts it only if its
 // SHA-256 is the pinned TABLE_SHA256 (the page inlines the bytes; under Node, generators_node.js reads
-// the file). Without an accepted table, or past index 4095, points are derived. Either way the points
+// the file). Without an accepted table, or past index 8191, points are derived. Either way the points
 // are the same (web/test/generators.test.mjs checks both paths against Python's).
 
 import { bls12_381 } from '@noble/curves/bls12-381.js';
@@ -22,11 +22,11 @@ export const GENS_VERSION = 1;
 /** Number of G (and of H) generators of the set: n*m <= capacity. */
 export const GENS_CAPACITY = 1 << 17;
 /** Generator pairs in the shipped table. */
-export const TABLE_PAIRS = 4096;
+export const TABLE_PAIRS = 8192;
 /** SHA-256 of circuits/data/generators_v1.bin, pinned. */
-export const TABLE_SHA256 = '523c794ead76196bff417068963b19494774aa490a0be7c964fc9b83f6df0820';
+export const TABLE_SHA256 = 'c6f2dfb81926522a1e513cc3663f22a1adbdb500e5f9fbef4e89d90548149236';
 const XY = 2 * POINT_SIZE;
-/** Size of the shipped table: 96 * (2 + 2 * 4096) bytes. */
+/** Size of the shipped table: 96 * (2 + 2 * 8192) bytes. */
 export const TABLE_SIZE = XY * (2 + 2 * TABLE_PAIRS);
 
 const PINNED = fromHex(TABLE_SHA256);

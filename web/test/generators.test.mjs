@@ -48,8 +48,8 @@ const SPEC = {
 test('the DST, the pinned table hash and the generator set id are FORMAT §10', () => {
   assert.equal(new TextDecoder().decode(GENS_DST), 'ZK-SOLVENCY-V1-GENERATORS_BLS12381G1_XMD:SHA-256_SSWU_RO_');
   assert.equal(GENS_DST.length, 57);
-  assert.equal(TABLE_SHA256, '523c794ead76196bff417068963b19494774aa490a0be7c964fc9b83f6df0820');
-  assert.equal(TABLE_SIZE, 786624);
+  assert.equal(TABLE_SHA256, 'c6f2dfb81926522a1e513cc3663f22a1adbdb500e5f9fbef4e89d90548149236');
+  assert.equal(TABLE_SIZE, 1573056);
   assert.equal(GENS_CAPACITY, 131072);
   assert.equal(toHex(generatorSetId()), SPEC.generator_set_id);
   assert.equal(toHex(generatorSetId()), GEN.generator_set_id);
