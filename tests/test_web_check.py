@@ -275,7 +275,9 @@ def test_a_margin_account_agrees_with_python(margin: Made, tmp_path: Path) -> No
     margin_files = ("margin.records.bin", "margin.proofs.bin")
     cases = [
         Case("bob-alone", bob, customer_id="bob"),
-        Case("bob-needed", bob, _needed(margin, ["BTC", "USDT"], extra=margin_files), margin.digest, "bob"),
+        # bob's proofs cover his group's records (FORMAT §14.4), whose slots may name any asset's leaves.
+        Case("bob-needed", bob, _needed(margin, [a["symbol"] for a in margin.manifest["assets"]], extra=margin_files),
+             margin.digest, "bob"),
         Case("frank", frank, _all(margin.bundle), margin.digest, "frank"),
         # frank's padding slot names a BTC leaf and needs BTC's solvency proof: without the BTC leaves, partial.
         Case("frank-no-dummy-leaves", frank,
@@ -544,20 +546,25 @@ def test_tampered_margin_files_fail_as_python_does(margin: Made, tmp_path: Path)
     (dummy,) = [s for s in margin.packages["frank"]["margin"]["slots"] if s["dummy"]]
     section = margin.manifest["margin"]
     record_size = (section["files"]["records"]["size"] - 16) // section["accounts"]
-    proofs_size = (section["files"]["proofs"]["size"] - 16) // section["accounts"]
+    Q = section["slots"] * (3 + len(section["collateral_types"]) * (1 + section["tiers"])) + 2
+    G = 1  # FORMAT §14.4: proofs by group of G records
+    while 2 * G <= min(section["accounts"], 8) and 2 * G * Q <= 1024:
+        G *= 2
+    bob_group = bob_record // G
+    proofs_size = (section["files"]["proofs"]["size"] - 16) // (section["accounts"] // G)
     records, proofs = "margin.records.bin", "margin.proofs.bin"
     cases = [
         Case("record", bob, _spoil(margin, tmp_path, records, _flip(16 + record_size * bob_record + 40))),
         Case("record-id", bob, _spoil(margin, tmp_path, records, _flip(16 + record_size * bob_record))),
-        Case("proof", bob, _spoil(margin, tmp_path, proofs, _flip(16 + proofs_size * bob_record + 200))),
-        Case("proof-point", bob, _spoil(margin, tmp_path, proofs, _flip(16 + proofs_size * bob_record + 10))),
+        Case("proof", bob, _spoil(margin, tmp_path, proofs, _flip(16 + proofs_size * bob_group + 200))),
+        Case("proof-point", bob, _spoil(margin, tmp_path, proofs, _flip(16 + proofs_size * bob_group + 10))),
         Case("dummy-leaf", frank,
              _spoil(margin, tmp_path, f"{dummy['asset']}.leaves.bin", _flip(16 + 80 * dummy["leaf_index"] + 1))),
         Case("extra-solvency", frank, _spoil(margin, tmp_path, f"{dummy['asset']}.solvency.bin", _flip(16 + 210))),
     ]
     verdicts = _agree(cases, tmp_path)
     kinds = {c.name: (v["error_class"], v["failure_section"]) for c, v in zip(cases, verdicts, strict=True)}
-    assert kinds["proof"] == ("VerificationError", f"margin.proofs.bin record {bob_record}")
+    assert kinds["proof"] == ("VerificationError", f"margin.proofs.bin record {bob_group}")
     assert kinds["dummy-leaf"] == ("VerificationError", f"{dummy['asset']}.leaves.bin record {dummy['leaf_index']}")
     assert kinds["extra-solvency"] == ("VerificationError", f"{dummy['asset']}.solvency.bin")
 
