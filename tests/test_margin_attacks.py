@@ -64,6 +64,11 @@ from cli.exit_codes import EXIT_INPUT
 from verifier import verify_range
 
 both_backends = pytest.mark.parametrize("backend_name", BACKENDS)
+# The reference backend (py_ecc) is slow: the cases below run on it under ``-m slow``; the default run
+# keeps it for the honest round and the dummy-user attack (``both_backends``).
+fast_and_slow_reference = pytest.mark.parametrize(
+    "backend_name", ["fast", pytest.param("reference", marks=pytest.mark.slow)]
+)
 
 BTC = 10**8  # base units of one bitcoin
 BTC_PRICE = 9_700_000  # $97,000.00
@@ -174,7 +179,7 @@ def test_a_forged_dummy_user_bundle_is_rejected(
     rejected(made.path, backend_name, VerificationError, f"margin.proofs.bin record {made.margin.group_of(rec)}")
 
 
-@both_backends
+@fast_and_slow_reference
 def test_without_the_fake_account_the_exchange_is_insolvent_in_btc(
     dummy_bundles: dict[str, MadeBundle], backend_name: str
 ) -> None:
@@ -267,7 +272,7 @@ def test_a_value_cannot_escape_its_last_tier(eve_root: Path, value: int, claim: 
     _assert_rejected_at_eve(_eve(eve_root, value, claim), backend_name, [0])
 
 
-@both_backends
+@fast_and_slow_reference
 def test_a_value_past_the_last_boundary_verifies_with_the_capped_haircut(eve_root: Path, backend_name: str) -> None:
     made = _eve(eve_root, 3 * BOUNDARIES[-1], None)
     assert made.margin is not None and not made.margin.forged and made.margin.record_of(EVE).excess >= 0
@@ -381,7 +386,7 @@ def undercollateralised(tmp_path_factory: pytest.TempPathFactory) -> MadeBundle:
     )
 
 
-@both_backends
+@fast_and_slow_reference
 def test_a_forged_bundle_with_collateral_below_debt_is_rejected(
     undercollateralised: MadeBundle, backend_name: str
 ) -> None:
@@ -631,14 +636,14 @@ def test_a_proof_replayed_under_another_price_table_or_schedule_is_rejected(
     rejected(bundle, backend_name, VerificationError, REPLAYED_FILES[name])
 
 
-@both_backends
+@fast_and_slow_reference
 def test_the_replay_bundles_verify_as_written(replay_bundles: dict[str, MadeBundle], backend_name: str) -> None:
     for name, made in replay_bundles.items():
         if backend_name == "fast" or name == "original":
             accepted(made.path, backend_name)
 
 
-@both_backends
+@fast_and_slow_reference
 def test_a_margin_proof_moved_to_another_group_or_part_is_rejected(
     ivan_bundles: dict[str, MadeBundle], backend_name: str
 ) -> None:
@@ -665,7 +670,7 @@ def test_a_margin_proof_moved_to_another_group_or_part_is_rejected(
             verify_range(RangeStatement(tuple(values), 64, moved), proof)
 
 
-@both_backends
+@fast_and_slow_reference
 def test_a_bundle_replayed_under_another_slot_count_is_malformed(
     replay_bundles: dict[str, MadeBundle], backend_name: str, tmp_path: Path
 ) -> None:

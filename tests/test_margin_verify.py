@@ -640,7 +640,7 @@ BOTH: list[tuple[str, Callable[[Made, Path], None], type[ProofError], str]] = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["fast", "reference"])
+@pytest.mark.parametrize("backend", ["fast", pytest.param("reference", marks=pytest.mark.slow)])
 @pytest.mark.parametrize(("case", "tamper", "cls", "section"), BOTH, ids=[c[0] for c in BOTH])
 def test_both_backends_agree(
     honest: Made, bundle: Path, backend: str, case: str, tamper: Callable[[Made, Path], None],
